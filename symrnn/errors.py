@@ -1,0 +1,35 @@
+"""Exceptions with messages that say what went wrong and what to do next.
+
+Every error symrnn raises on purpose is a :class:`SymrnnError`; the subclasses
+also derive from the builtin a caller would expect (``ValueError`` for bad
+values, ``FileNotFoundError`` for a missing file), so ``except ValueError``
+keeps working.
+"""
+
+
+class SymrnnError(Exception):
+    """Base class of every error symrnn raises on purpose."""
+
+
+class CorpusError(SymrnnError, ValueError):
+    """A corpus cannot be read, decoded, or is too small for the request."""
+
+
+class CorpusNotFound(SymrnnError, FileNotFoundError):
+    """A corpus path does not exist or cannot be downloaded."""
+
+
+class VocabError(SymrnnError, ValueError):
+    """Text contains characters outside a vocabulary."""
+
+
+class ShapeError(SymrnnError, ValueError):
+    """An array has the wrong shape, dtype or non-finite values."""
+
+
+class ConfigError(SymrnnError, ValueError):
+    """An option has an invalid value (unknown name, non-positive size...)."""
+
+
+class CheckpointError(SymrnnError, ValueError):
+    """A checkpoint or saved model is missing, truncated, corrupt or mismatched."""
