@@ -1,0 +1,60 @@
+"""Pure one-step functions: ``step(x_t, h_tm1, *params) -> h_t``.
+
+A cell creates no variables and compiles nothing; it only says how one time
+step turns symbolic inputs into symbolic outputs. The loop over time lives in
+:mod:`symrnn.recurrent`. Naming follows PyTensor's ``a_tmb``: ``h_tm1`` is h
+at t-1.
+"""
+import pytensor.tensor as pt
+
+from .errors import ConfigError
+
+
+def relu(x):
+    return pt.maximum(x, 0)
+
+
+def linear(x):
+    return x
+
+
+def softmax(x):
+    return pt.special.softmax(x, axis=-1)  # axis=None would normalise over the batch too
+
+
+ACTIVATIONS = {
+    "relu": relu, "tanh": pt.tanh, "sigmoid": pt.sigmoid,
+    "hard_sigmoid": lambda x: pt.clip(0.2 * x + 0.5, 0, 1),
+    "linear": linear, "softmax": softmax,
+}
+
+
+def activation(name):
+    """Look up an activation by name (callables pass through)."""
+    if callable(name):
+        return name
+    if name is None:
+        return linear
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ConfigError(f"unknown activation {name!r}; valid names: "
+                          f"{', '.join(sorted(ACTIVATIONS))}") from None
+
+
+def lesson_step(x_t, h_tm1, W_h, b_h, W_x, b_x, W_y, b_y, act=relu):
+    """The lesson's step, in its argument order: new hidden state and logits.
+
+    It returns logits rather than softmax probabilities so the loss can use a
+    log-softmax (``-(y * log(softmax(z)))`` turns NaN once a probability
+    underflows to 0); ``softmax(z_t)`` is the lesson's ``y``.
+    """
+    h_t = act(pt.dot(x_t, W_x) + b_x + pt.dot(h_tm1, W_h) + b_h)
+    z_t = pt.dot(h_t, W_y) + b_y
+    return h_t, z_t
+
+
+def simple_step(xw_t, h_tm1, W_h, act=relu):
+    """Simple RNN step whose input projection ``x_t . W_x + b`` was done for all
+    steps at once before the loop (one big matmul instead of T small ones)."""
+    return act(xw_t + pt.dot(h_tm1, W_h))
