@@ -1,0 +1,58 @@
+"""Shared scaffolding for the lesson scripts: the same flags, the same corpus loading.
+
+Numpy only (through :mod:`symrnn.data`); no model code lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .data import Vocab, load_corpus
+
+__all__ = ["lesson_parser", "parse_lesson_args", "load_lesson_corpus"]
+
+
+def lesson_parser(doc: str) -> argparse.ArgumentParser:
+    """An argument parser with the flags every lesson script shares.
+
+    ``--corpus`` (default: the embedded corpus; also a file path or
+    ``nietzsche``), ``--encoding`` (default utf-8), ``--quick`` (run on a small
+    slice) and ``--seed`` (default 42).
+    """
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--corpus", default=None,
+        help="text file path, 'nietzsche' (downloaded once), or unset for the embedded corpus",
+    )
+    parser.add_argument(
+        "--encoding", default="utf-8",
+        help="file encoding; latin-1 reads one character per byte like the lesson (default utf-8)",
+    )
+    parser.add_argument("--quick", action="store_true", help="run on a small slice of the corpus")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    return parser
+
+
+def parse_lesson_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parse ``argv``; inside a Jupyter kernel, ignore the kernel's own command line."""
+    if argv is None and "ipykernel" in sys.modules:
+        argv = []  # sys.argv there is the kernel's (-f connection.json), not ours
+    return parser.parse_args(argv)
+
+
+def load_lesson_corpus(args: argparse.Namespace, quick_chars: int = 20_000):
+    """Load the corpus named by ``args``; under ``--quick`` keep the first ``quick_chars``.
+
+    Returns
+    -------
+    text : str
+    vocab : Vocab
+        Built from the kept text, so every kept character encodes.
+    """
+    text = load_corpus(args.corpus, encoding=args.encoding)
+    if args.quick:
+        text = text[:quick_chars]
+    return text, Vocab.from_text(text)
