@@ -449,6 +449,8 @@ def backward(params, cache, targets, activation=None):
         "W_y": cache.hidden_states.T @ dlogits,
     }
     if has_bias(params):
+        # b_h and b_x enter pre_t only through their sum, so their gradients
+        # are equal; the lesson kept both and so do we.
         grads.update(b_h=dpre.sum(axis=0), b_x=dpre.sum(axis=0),
                      b_y=dlogits.sum(axis=0))
     return {name: grads[name] for name in params}, dh0
