@@ -14,6 +14,7 @@ still gets the stable form.
 True
 """
 import pytensor.tensor as pt
+from pytensor.gradient import disconnected_grad
 from pytensor.tensor.special import Softmax
 
 from .errors import ConfigError
@@ -22,8 +23,15 @@ EPSILON = 1e-7  # Keras' clip for probabilities that do not come from a softmax
 
 
 def log_softmax(z, axis=-1):
-    """``z - logsumexp(z)``: finite for any finite logits."""
-    return z - pt.logsumexp(z, axis=axis, keepdims=True)
+    """``z - logsumexp(z)``: finite for any finite logits.
+
+    The max is subtracted by hand because only some backends' rewrites
+    stabilise ``pt.logsumexp`` (FAST_COMPILE overflows at z = 1000); the
+    shift cancels exactly, so its gradient is disconnected.
+    """
+    shift = disconnected_grad(pt.max(z, axis=axis, keepdims=True))
+    shifted = z - shift
+    return shifted - pt.log(pt.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def logits_of(probs):
