@@ -18,7 +18,7 @@ def lesson_parser(doc: str) -> argparse.ArgumentParser:
 
     ``--corpus`` (default: the embedded corpus; also a file path or
     ``nietzsche``), ``--encoding`` (default utf-8), ``--quick`` (run on a small
-    slice) and ``--seed`` (default 42).
+    slice), ``--seed`` (default 42) and ``--backend`` (default: the library's).
     """
     parser = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -33,6 +33,10 @@ def lesson_parser(doc: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("--quick", action="store_true", help="run on a small slice of the corpus")
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument(
+        "--backend", default=None,
+        help="PyTensor backend: numba, c, py or jax (default: $SYMRNN_BACKEND or numba)",
+    )
     return parser
 
 

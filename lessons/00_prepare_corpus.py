@@ -7,8 +7,8 @@ and turn ids into one-hot vectors.
 
 Run it as a script (from the repository root)::
 
-    PYTHONPATH=. python lessons/01_prepare_corpus.py --quick
-    PYTHONPATH=. python lessons/01_prepare_corpus.py --corpus ../shared/data/nietzsche.txt --encoding latin-1
+    PYTHONPATH=. python lessons/00_prepare_corpus.py --quick
+    PYTHONPATH=. python lessons/00_prepare_corpus.py --corpus ../shared/data/nietzsche.txt --encoding latin-1
 
 or open it as a notebook with jupytext (percent format). With the Nietzsche
 text read as latin-1 it prints the lesson's figures: 86 symbols and 75,110
