@@ -162,8 +162,8 @@ class LessonAdapter:
         return compile_function([self.x], probs, backend=self.backend)
 
     def compile(self):
-        """Build the training function now (it is otherwise built on first use)."""
-        return self._train_fn
+        """Build the training and evaluation functions now (otherwise built on first use)."""
+        return self._train_fn, self._eval_fn
 
     def check_ids(self, ids, name):
         """Ids as an int32 ``[B, T]`` array, or a ShapeError saying what is wrong."""
@@ -186,18 +186,20 @@ class LessonAdapter:
 
     def train_batch(self, x, y):
         """One update on ``[B, T]`` id windows; returns the mean loss per char before it."""
-        return float(self._train_fn(*self._check_pair(x, y)))
+        x, y = self._check_pair(x, y)  # before compiling anything
+        return float(self._train_fn(x, y))
 
     def evaluate(self, x, y):
         """Mean cross-entropy per character (nats) over all windows, in chunks."""
-        x, y = self._check_pair(x, y)
+        x, y = self._check_pair(x, y)  # before compiling anything
         total = sum(float(self._eval_fn(x[i:i + EVAL_CHUNK], y[i:i + EVAL_CHUNK])) * len(x[i:i + EVAL_CHUNK])
                     for i in range(0, len(x), EVAL_CHUNK))
         return total / len(x)
 
     def predict_proba(self, x):
         """``[B, T, V]`` next-character probabilities after each input position."""
-        return self._predict_fn(self.check_ids(x, "x"))
+        x = self.check_ids(x, "x")
+        return self._predict_fn(x)
 
     def set_lr(self, lr):
         check_positive(learning_rate=lr)

@@ -238,7 +238,7 @@ def run_train(args):
     describe_run(trainer, text, args.resume)
     start = time.perf_counter()
     model.compile()
-    print(f"compiled the training function in {time.perf_counter() - start:.1f} s")
+    print(f"compiled the training and evaluation functions in {time.perf_counter() - start:.1f} s")
     try:
         trainer.fit()
     except TrainingInterrupted as stop:

@@ -256,6 +256,7 @@ class Trainer:
         if not self.run_dir:
             return None
         arrays, meta = self.state_dict()
+        os.makedirs(self.run_dir, exist_ok=True)
         self.last_checkpoint = save_checkpoint(self.run_dir, self.step, arrays, meta)
         self._saved_step = self.step
         return self.last_checkpoint
