@@ -31,8 +31,8 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             return x
         keep = 1.0 - self.rate
-        draw = pt.random.bernoulli(keep, size=x.shape, rng=self.latest(self.rng_var))
-        next_rng, mask = draw.owner.outputs
+        next_rng, mask = pt.random.bernoulli(keep, size=x.shape, rng=self.latest(self.rng_var),
+                                             return_next_rng=True)
         self.add_update(self.rng_var, next_rng)
         return x * pt.cast(mask, x.dtype) / np.asarray(keep, dtype=x.dtype)
 
