@@ -1,10 +1,11 @@
 """Feed-forward layers: Dense, Activation, Flatten, Embedding, TimeDistributed, Add.
 
->>> import numpy as np, pytensor, pytensor.tensor as pt
+>>> import numpy as np, pytensor.tensor as pt
+>>> from symrnn.training import compile_function
 >>> emb = Embedding(5, 2, name="e")
 >>> ids = pt.lmatrix("ids")
 >>> out = emb(ids, input_shape=(None, 3))
->>> pytensor.function([ids], out)(np.array([[0, 4, 4]])).shape
+>>> compile_function([ids], out, backend="py")(np.array([[0, 4, 4]])).shape
 (1, 3, 2)
 """
 import numpy as np
