@@ -7,7 +7,7 @@ Sequences are time-major: ``[T, ...]``.
 >>> import numpy as np, pytensor, pytensor.tensor as pt
 >>> xs = pt.vector("xs")
 >>> total = lambda x_t, s_tm1: s_tm1 + x_t
->>> [sums] = scan_loop(total, [xs], [pt.constant(0.0)], [])
+>>> [sums] = scan_loop(total, [xs], [pt.constant(np.float64(0))], [])
 >>> pytensor.function([xs], sums)(np.array([1.0, 2.0, 3.0])).tolist()
 [1.0, 3.0, 6.0]
 """

@@ -1,0 +1,19 @@
+"""A thin Keras-like layer API over the symrnn graph core.
+
+Every layer turns symbolic inputs into symbolic outputs with the core's
+params, cells, loops, losses and update rules; models compile through
+:mod:`symrnn.training`. See :mod:`symrnn.layers.base` for the lifecycle.
+"""
+from .base import KTensor, Layer, Updates
+from .core import Activation, Add, Dense, Embedding, Flatten, TimeDistributed, merge
+from .fitting import History
+from .models import Input, InputLayer, Model, Sequential
+from .noise import BatchNormalization, Dropout
+from .recurrent import Recurrent, SimpleRNN
+from .saving import layer_classes, load_model
+
+__all__ = [
+    "Activation", "Add", "BatchNormalization", "Dense", "Dropout", "Embedding", "Flatten",
+    "History", "Input", "InputLayer", "KTensor", "Layer", "Model", "Recurrent", "Sequential",
+    "SimpleRNN", "TimeDistributed", "Updates", "layer_classes", "load_model", "merge",
+]

@@ -1,0 +1,248 @@
+"""The layer lifecycle and the symbolic tensors the functional API passes around.
+
+A layer is configured in ``__init__``, creates its parameters in ``build``
+the first time it sees an input shape, and turns symbolic inputs into
+symbolic outputs in ``call(inputs, training)``. Calling a layer on the
+:class:`KTensor` placeholders that :func:`symrnn.layers.Input` returns only
+*records* the call; a model replays the record to build its training graph
+and, separately, its inference graph (dropout and batchnorm differ).
+
+>>> import numpy as np, pytensor.tensor as pt
+>>> from symrnn.layers import Dense
+>>> dense = Dense(3, name="d")
+>>> y = dense(pt.matrix("x"), input_shape=(None, 2))
+>>> [p.name for p in dense.params], dense.count_params()
+(['d.W', 'd.b'], 9)
+"""
+import itertools
+from collections import OrderedDict, defaultdict
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from ..errors import ConfigError, ShapeError
+from ..params import init_array, shared
+
+_name_counters = defaultdict(itertools.count)  # per class prefix: dense_1, dense_2, ...
+
+
+def unique_name(prefix):
+    """``prefix_1``, ``prefix_2``... unique within this process."""
+    return f"{prefix}_{next(_name_counters[prefix]) + 1}"
+
+
+def as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def float_dtype(dtype):
+    """``dtype`` if it is a float type, else PyTensor's floatX (e.g. for int ids)."""
+    return dtype if dtype is not None and np.dtype(dtype).kind == "f" else pytensor.config.floatX
+
+
+class Updates(OrderedDict):
+    """Extra updates (batchnorm statistics, RNG states) gathered while a graph is built.
+
+    ``latest(var)`` chains updates when a layer is applied several times in
+    one graph: the second application starts from the first one's result.
+    """
+
+    def latest(self, var):
+        return self.get(var, var)
+
+
+class KTensor:
+    """A symbolic placeholder with a static shape (batch dim ``None``) and its history.
+
+    ``node`` is the :class:`Node` that produced it (``None`` for model inputs).
+    """
+
+    def __init__(self, shape, dtype, node=None, index=0, name=None):
+        self.shape, self.dtype = tuple(shape), str(dtype)
+        self.node, self.index, self.name = node, index, name
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"KTensor(shape={self.shape}, dtype={self.dtype!r})"
+
+
+class Node:
+    """One recorded call: ``layer(inputs, **kwargs) -> outputs`` (all KTensors)."""
+
+    def __init__(self, layer, inputs, kwargs):
+        self.layer, self.inputs, self.kwargs = layer, inputs, kwargs
+        self.outputs = []
+
+    def tensor_inputs(self):
+        """KTensors this node depends on: its inputs and e.g. an ``initial_state``."""
+        extra = [t for v in self.kwargs.values() for t in as_list(v) if isinstance(t, KTensor)]
+        return list(self.inputs) + extra
+
+
+def _is_symbolic_input(x):
+    return any(isinstance(t, KTensor) for t in as_list(x))
+
+
+class Layer:
+    """Base class: parameters, naming, build-on-first-call, weights in and out.
+
+    Subclasses implement ``build(input_shape)`` (create parameters with
+    :meth:`add_weight`), ``call(inputs, training=False, **kwargs)`` and
+    ``compute_output_shape(input_shape)``, and list their constructor
+    arguments in ``get_config``.
+    """
+
+    input_dtype = None   # dtype of an Input this layer creates in a Sequential (None: float)
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
+                 batch_input_shape=None, seed=None):
+        self.name = name or unique_name(type(self).__name__.lower())
+        self.trainable, self.dtype, self.seed = trainable, dtype, seed
+        self.rng = np.random.default_rng(seed)  # initial weights (and masks) from here
+        self.built, self._params, self._trainable_flags = False, [], []
+        self.inbound_nodes = []
+        self._updates = None
+        if batch_input_shape is not None:
+            self.batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self.batch_input_shape = (None,) + tuple(input_shape)
+        else:
+            self.batch_input_shape = None
+
+    # -- parameters -------------------------------------------------------
+    def add_weight(self, name, shape, init, trainable=True):
+        """Create ``"{layer.name}.{name}"`` as a shared variable of the layer's dtype."""
+        value = init_array(init, shape, self.rng, dtype=self.dtype)
+        var = shared(value, f"{self.name}.{name}")
+        self._params.append(var)
+        self._trainable_flags.append(trainable)
+        return var
+
+    @property
+    def params(self):
+        return list(self._params)
+
+    @property
+    def trainable_params(self):
+        return [p for p, t in zip(self._params, self._trainable_flags) if t and self.trainable]
+
+    @property
+    def non_trainable_params(self):
+        return [p for p in self._params if p not in self.trainable_params]
+
+    def count_params(self):
+        return int(sum(np.prod(p.get_value(borrow=True).shape) for p in self._params))
+
+    def get_weights(self):
+        return [p.get_value() for p in self._params]
+
+    def set_weights(self, weights):
+        """Set every parameter at once; a wrong count or shape changes nothing."""
+        weights = list(weights)
+        if len(weights) != len(self._params):
+            raise ShapeError(f"{self.name} has {len(self._params)} weights "
+                             f"({[p.name for p in self._params]}), got {len(weights)}")
+        for p, w in zip(self._params, weights):
+            want = p.get_value(borrow=True).shape
+            if np.shape(w) != want:
+                raise ShapeError(f"{p.name} needs shape {want}, got {np.shape(w)}; "
+                                 "nothing was changed")
+        for p, w in zip(self._params, weights):
+            p.set_value(np.asarray(w, dtype=p.dtype))
+
+    # -- lifecycle --------------------------------------------------------
+    def build(self, input_shape):
+        """Create parameters for ``input_shape`` (batch dim included, may be None)."""
+
+    def call(self, inputs, training=False, **kwargs):
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_output_dtype(self, input_dtype):
+        return self.dtype
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype,
+                  "seed": self.seed}
+        if self.batch_input_shape is not None:
+            config["batch_input_shape"] = list(self.batch_input_shape)
+        return config
+
+    def add_update(self, var, new_value):
+        """Register ``var <- new_value`` for the training function (inside ``call``)."""
+        if self._updates is not None:
+            self._updates[var] = new_value
+
+    def latest(self, var):
+        """``var`` as already updated earlier in this graph (chained reuse)."""
+        return var if self._updates is None else self._updates.latest(var)
+
+    def maybe_build(self, input_shape, input_dtype):
+        if not self.built:
+            if self.dtype is None:
+                self.dtype = float_dtype(input_dtype)
+            self.build(input_shape)
+            self.built = True
+
+    # -- calling ----------------------------------------------------------
+    def __call__(self, inputs, training=False, updates=None, input_shape=None, **kwargs):
+        """On KTensors: record the call and return KTensor(s). On PyTensor
+        variables: build (from ``input_shape`` or the static type shape) and
+        return the symbolic output; extra updates go into ``updates`` (an
+        :class:`Updates`) and are also left in ``self.last_updates``."""
+        if _is_symbolic_input(inputs):
+            return self._record(inputs, kwargs)
+        if input_shape is None:
+            input_shape = _static_shape(inputs)
+        self.maybe_build(input_shape, as_list(inputs)[0].dtype)
+        self.last_updates = Updates() if updates is None else updates
+        return self.apply(inputs, training, self.last_updates, **kwargs)
+
+    def apply(self, inputs, training, updates, **kwargs):
+        """Run ``call`` with ``updates`` collecting this call's extra updates."""
+        outer, self._updates = self._updates, updates
+        try:
+            return self.call(inputs, training=training, **kwargs)
+        finally:
+            self._updates = outer
+
+    def _record(self, inputs, kwargs):
+        tensors = as_list(inputs)
+        if not all(isinstance(t, KTensor) for t in tensors):
+            raise ConfigError(f"{self.name}: mix of Input tensors and other values; "
+                              "call a layer on Input()/layer outputs only")
+        shapes = [t.shape for t in tensors] if isinstance(inputs, (list, tuple)) else tensors[0].shape
+        self.maybe_build(shapes, tensors[0].dtype)
+        node = Node(self, tensors if isinstance(inputs, (list, tuple)) else tensors[:1], kwargs)
+        node.multi_input = isinstance(inputs, (list, tuple))
+        out_shapes = self.compute_output_shape(shapes)
+        out_dtype = self.compute_output_dtype(tensors[0].dtype)
+        multi_out = isinstance(out_shapes, list)
+        for i, shape in enumerate(out_shapes if multi_out else [out_shapes]):
+            node.outputs.append(KTensor(shape, out_dtype, node, i))
+        self.inbound_nodes.append(node)
+        return list(node.outputs) if multi_out else node.outputs[0]
+
+    @property
+    def output_shape(self):
+        """Output shape of the layer's single call ('multiple' when reused)."""
+        shapes = {tuple(map(lambda t: t.shape, n.outputs)) for n in self.inbound_nodes}
+        if len(shapes) != 1:
+            return "multiple"
+        outs = shapes.pop()
+        return outs[0] if len(outs) == 1 else list(outs)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name}>"
+
+
+def _static_shape(inputs):
+    if isinstance(inputs, (list, tuple)):
+        return [tuple(x.type.shape) for x in inputs]
+    return tuple(inputs.type.shape)

@@ -1,0 +1,178 @@
+"""Feed-forward layers: Dense, Activation, Flatten, Embedding, TimeDistributed, Add.
+
+>>> import numpy as np, pytensor.tensor as pt
+>>> from symrnn.training import compile_function
+>>> emb = Embedding(5, 2, name="e")
+>>> ids = pt.lmatrix("ids")
+>>> out = emb(ids, input_shape=(None, 3))
+>>> compile_function([ids], out, backend="py")(np.array([[0, 4, 4]])).shape
+(1, 3, 2)
+"""
+import numpy as np
+import pytensor.tensor as pt
+
+from ..cells import activation as get_activation
+from ..errors import ConfigError, ShapeError
+from .base import Layer, as_list
+
+
+def _name_of(fn_or_name):
+    return fn_or_name if isinstance(fn_or_name, str) or fn_or_name is None else fn_or_name.__name__
+
+
+class Dense(Layer):
+    """``activation(x . W + b)`` over the last axis (works on (B, F) and (B, T, F)).
+
+    ``init`` is the Keras 1 name of ``kernel_initializer``; 'normal' is the
+    lesson's normal(sqrt(2 / rows)), 'identity' needs ``units == input dim``.
+    """
+
+    def __init__(self, units, activation=None, init=None, kernel_initializer="glorot_uniform",
+                 bias=True, use_bias=None, input_dim=None, **kwargs):
+        if input_dim is not None:
+            kwargs.setdefault("input_shape", (input_dim,))
+        super().__init__(**kwargs)
+        if int(units) <= 0:
+            raise ConfigError(f"Dense units must be positive, got {units}")
+        self.units = int(units)
+        self.activation = _name_of(activation)
+        self.act = get_activation(activation)
+        self.init = init or kernel_initializer
+        self.use_bias = bias if use_bias is None else use_bias
+
+    def build(self, input_shape):
+        self.W = self.add_weight("W", (input_shape[-1], self.units), self.init)
+        self.b = self.add_weight("b", (self.units,), "zeros") if self.use_bias else None
+
+    def call(self, x, training=False):
+        z = pt.dot(x, self.W)
+        return self.act(z + self.b if self.use_bias else z)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "init": self.init if isinstance(self.init, str) else None, "bias": self.use_bias}
+
+
+class Activation(Layer):
+    """Apply an activation by name (relu, tanh, sigmoid, softmax, linear)."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation, self.act = _name_of(activation), get_activation(activation)
+
+    def call(self, x, training=False):
+        return self.act(x)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation}
+
+
+class Flatten(Layer):
+    """(B, d1, d2, ...) -> (B, d1 * d2 * ...)."""
+
+    def call(self, x, training=False):
+        return x.reshape((x.shape[0], -1))
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        if any(d is None for d in rest):
+            raise ShapeError(f"{self.name}: Flatten needs every non-batch dim known, got {input_shape}; "
+                             "give the previous layer an input_length")
+        return (input_shape[0], int(np.prod(rest)))
+
+
+class Embedding(Layer):
+    """Integer ids -> rows of a (input_dim, output_dim) matrix: ``W[ids]``.
+
+    Equivalent to ``one_hot(ids) . W`` without building the one-hot matrix.
+    """
+
+    input_dtype = "int32"
+
+    def __init__(self, input_dim, output_dim, input_length=None, init="uniform",
+                 embeddings_initializer=None, **kwargs):
+        kwargs.setdefault("input_shape", (input_length,))
+        super().__init__(**kwargs)
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.input_length = input_length
+        self.init = embeddings_initializer or init
+
+    def build(self, input_shape):
+        self.W = self.add_weight("W", (self.input_dim, self.output_dim), self.init)
+
+    def call(self, ids, training=False):
+        return self.W[pt.cast(ids, "int64")]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def compute_output_dtype(self, input_dtype):
+        return self.dtype
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("batch_input_shape", None)  # input_length says it
+        return {**config, "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "input_length": self.input_length,
+                "init": self.init if isinstance(self.init, str) else None}
+
+
+class TimeDistributed(Layer):
+    """Apply ``layer`` to every time step of (B, T, ...) by folding T into the batch.
+
+    One (B*T, ...) call instead of a loop over T; the wrapped layer's weights
+    are shared by all steps and keep the wrapped layer's names.
+    """
+
+    def __init__(self, layer, **kwargs):
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape):
+        self.layer.maybe_build((None,) + tuple(input_shape[2:]), self.dtype)
+        self._params = self.layer._params
+        self._trainable_flags = self.layer._trainable_flags
+
+    @property
+    def trainable_params(self):
+        return self.layer.trainable_params if self.trainable else []
+
+    def call(self, x, training=False):
+        folded = x.reshape((-1,) + tuple(x.shape[i] for i in range(2, x.ndim)))
+        y = self.layer.apply(folded, training, self._updates)
+        return y.reshape((x.shape[0], x.shape[1]) + tuple(y.shape[i] for i in range(1, y.ndim)))
+
+    def compute_output_shape(self, input_shape):
+        inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
+        return tuple(input_shape[:2]) + tuple(inner[1:])
+
+    def get_config(self):
+        return {**super().get_config(),
+                "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}}
+
+
+class Add(Layer):
+    """Element-wise sum of a list of same-shaped inputs (the lesson's merge 'sum')."""
+
+    def call(self, inputs, training=False):
+        inputs = as_list(inputs)
+        total = inputs[0]
+        for x in inputs[1:]:
+            total = total + x
+        return total
+
+    def compute_output_shape(self, input_shape):
+        shapes = {tuple(s[1:]) for s in input_shape}
+        if len(shapes) != 1:
+            raise ShapeError(f"{self.name}: Add needs inputs of one shape, got {input_shape}")
+        return tuple(input_shape[0])
+
+
+def merge(inputs, mode="sum", name=None):
+    """Keras 1's ``merge([a, b], mode='sum')``: only 'sum' is supported."""
+    if mode != "sum":
+        raise ConfigError(f"merge mode {mode!r} is not supported; use mode='sum' (or Add())")
+    return Add(name=name)(list(inputs))

@@ -1,0 +1,224 @@
+"""Models: ``Input``, the functional ``Model(inputs, outputs)`` and ``Sequential``.
+
+A model holds the record of layer calls between its inputs and outputs and
+replays it to build PyTensor graphs: once with ``training=True`` for the
+training function, once with ``training=False`` for evaluate/predict.
+
+>>> import numpy as np
+>>> from symrnn.layers import Dense, Input, Model
+>>> x = Input((3,), dtype="float64")
+>>> model = Model(x, Dense(2, activation="softmax")(x))
+>>> model.predict(np.ones((4, 3)), backend="py").shape
+(4, 2)
+"""
+import pytensor.tensor as pt
+
+from ..errors import ConfigError
+from . import fitting, saving, summary
+from .base import KTensor, Layer, Node, Updates, as_list, unique_name
+
+
+class InputLayer(Layer):
+    """The layer behind :func:`Input`: no parameters, only a shape and dtype."""
+
+    def __init__(self, shape, dtype=None, name=None, **kwargs):
+        super().__init__(name=name or unique_name("input"), **kwargs)
+        self.shape, self.dtype = (None,) + tuple(shape), str(dtype or "float64")
+        self.built = True
+        node = Node(self, [], {})
+        node.multi_input = False
+        node.outputs.append(KTensor(self.shape, self.dtype, node, 0, self.name))
+        self.inbound_nodes.append(node)
+
+    def get_config(self):
+        return {"name": self.name, "shape": list(self.shape[1:]), "dtype": self.dtype}
+
+
+def Input(shape, dtype=None, name=None):
+    """A symbolic model input of per-sample ``shape`` (the batch dim is added).
+
+    ``dtype`` defaults to float64; use an integer dtype for ids fed to an Embedding.
+    """
+    return InputLayer(shape, dtype, name=name).inbound_nodes[0].outputs[0]
+
+
+def topo_nodes(outputs):
+    """Every node the outputs depend on, inputs before users."""
+    order, seen = [], set()
+
+    def visit(tensor):
+        node = tensor.node
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        for t in node.tensor_inputs():
+            visit(t)
+        order.append(node)
+
+    for t in outputs:
+        visit(t)
+    return order
+
+
+class Model:
+    """A graph of layer calls from ``inputs`` to ``outputs`` (one or several each)."""
+
+    def __init__(self, inputs, outputs, name=None):
+        self.name = name or "model"
+        self._set_graph(as_list(inputs), as_list(outputs))
+        self.optimizer, self.vocab = None, None
+        self._functions = {}
+
+    def _set_graph(self, inputs, outputs):
+        for t in inputs + outputs:
+            if not isinstance(t, KTensor):
+                raise ConfigError(f"Model inputs and outputs must come from Input() and layer "
+                                  f"calls, got {type(t).__name__}")
+        self.inputs, self.outputs = inputs, outputs
+        self.nodes = topo_nodes(outputs)
+        missing = [n.layer.name for n in self.nodes if isinstance(n.layer, InputLayer)
+                   and not any(n.outputs[0] is t for t in inputs)]
+        if missing:
+            raise ConfigError(f"outputs depend on inputs {missing} that are not in Model(inputs=...)")
+        layers = list(dict.fromkeys(n.layer for n in self.nodes))
+        self.layers = sorted(layers, key=lambda l: not isinstance(l, InputLayer))  # inputs first
+        self._check_param_names()
+        self._functions = {}
+
+    def _check_param_names(self):
+        names = [p.name for p in self.params]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"two parameters share the names {dupes}; give layers unique names")
+
+    # -- parameters -------------------------------------------------------
+    def _unique(self, attr):
+        found = {}
+        for layer in self.layers:
+            for p in getattr(layer, attr):
+                found.setdefault(id(p), p)
+        return list(found.values())
+
+    @property
+    def params(self):
+        return self._unique("params")
+
+    @property
+    def trainable_params(self):
+        return self._unique("trainable_params")
+
+    @property
+    def non_trainable_params(self):
+        trainable = {id(p) for p in self.trainable_params}
+        return [p for p in self.params if id(p) not in trainable]
+
+    def count_params(self):
+        return sum(int(p.get_value(borrow=True).size) for p in self.params)
+
+    def get_weights(self):
+        return [p.get_value() for p in self.params]
+
+    def set_weights(self, weights):
+        saving.set_param_values(self.params, list(weights))
+
+    @property
+    def output_names(self):
+        names = [t.node.layer.name for t in self.outputs]
+        return [n if names.count(n) == 1 else f"{n}_{t.index}" for n, t in zip(names, self.outputs)]
+
+    # -- graphs -----------------------------------------------------------
+    def build_graph(self, training):
+        """Fresh input variables, the outputs for ``training`` and the extra updates."""
+        memo, updates = {}, Updates()
+        input_vars = []
+        for t in self.inputs:
+            var = pt.tensor(dtype=t.dtype, shape=t.shape, name=t.name)
+            memo[id(t)] = var
+            input_vars.append(var)
+        for node in self.nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            args = [memo[id(t)] for t in node.inputs]
+            kwargs = {k: _resolve(v, memo) for k, v in node.kwargs.items()}
+            out = node.layer.apply(args if node.multi_input else args[0], training, updates, **kwargs)
+            for t, var in zip(node.outputs, as_list(out)):
+                memo[id(t)] = var
+        return input_vars, [memo[id(t)] for t in self.outputs], updates
+
+    # -- training API (see fitting.py) ---------------------------------------
+    def compile(self, optimizer="adam", loss="categorical_crossentropy", backend=None):
+        fitting.compile_model(self, optimizer, loss, backend)
+
+    def fit(self, x, y, batch_size=32, epochs=1, shuffle=True, validation_split=0.0,
+            validation_data=None, verbose=1, seed=None):
+        return fitting.fit(self, x, y, batch_size, epochs, shuffle, validation_split,
+                           validation_data, verbose, seed)
+
+    def evaluate(self, x, y, batch_size=32, verbose=0):
+        return fitting.evaluate(self, x, y, batch_size)
+
+    def predict(self, x, batch_size=32, backend=None):
+        return fitting.predict(self, x, batch_size, backend)
+
+    def summary(self, print_fn=print):
+        summary.print_summary(self, print_fn)
+
+    # -- saving (see saving.py) ------------------------------------------------
+    def save_weights(self, path):
+        saving.save_weights(self, path)
+
+    def load_weights(self, path):
+        saving.load_weights(self, path)
+
+    def save(self, path):
+        saving.save_model(self, path)
+
+    def get_config(self):
+        return saving.functional_config(self)
+
+
+def _resolve(value, memo):
+    if isinstance(value, KTensor):
+        return memo[id(value)]
+    if isinstance(value, (list, tuple)) and any(isinstance(v, KTensor) for v in value):
+        return [memo[id(v)] for v in value]
+    return value
+
+
+class Sequential(Model):
+    """A stack of layers, each fed the previous one's output.
+
+    The first layer says its input shape Keras-style: ``input_shape=(8, 86)``,
+    ``input_dim=``/``input_length=``, or an Embedding's ``input_length``.
+    """
+
+    def __init__(self, layers=None, name=None):
+        self.name = name or "sequential"
+        self.inputs, self.outputs, self.nodes, self.layers = [], [], [], []
+        self.optimizer, self.vocab, self._functions = None, None, {}
+        self._stack = []
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        if not isinstance(layer, Layer):
+            raise ConfigError(f"Sequential.add needs a Layer, got {type(layer).__name__}")
+        self._stack.append(layer)
+        if not self.outputs:
+            if layer.batch_input_shape is None:
+                raise ConfigError(f"the first layer ({layer.name}) needs its input shape: "
+                                  "pass input_shape=(...), or input_dim=/input_length=")
+            x = Input(layer.batch_input_shape[1:], dtype=layer.input_dtype or layer.dtype)
+            self.inputs = [x]
+            out = layer(x)
+        else:
+            out = layer(self.outputs[0])
+        self._set_graph(self.inputs, [as_list(out)[0]])
+
+    @property
+    def stack(self):
+        """The layers in order, without the implicit input layer."""
+        return list(self._stack)
+
+    def get_config(self):
+        return saving.sequential_config(self)
