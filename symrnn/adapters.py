@@ -50,6 +50,16 @@ DTYPES = ("float32", "float64")
 EVAL_CHUNK = 512  # windows per evaluation call: bounded memory on any corpus
 
 
+def same_dtype(step_updates):
+    """Cast every update to its variable's dtype.
+
+    Python-float constants in the update rules (``beta_1 = 0.9``) are float64
+    under the default floatX, which turns a float32 model's accumulator
+    updates into float64 expressions that ``pytensor.function`` refuses.
+    """
+    return OrderedDict((v, pt.cast(e, v.dtype)) for v, e in step_updates.items())
+
+
 def check_name(kind, name, valid):
     """Raise a ConfigError listing the valid names unless ``name`` is one of them."""
     if name not in valid:
@@ -133,9 +143,7 @@ class LessonAdapter:
         rule = OPTIMIZERS[self.config["optimizer"]]
 
         def capturing_rule(grads, params):
-            # Python-float constants in the rules (beta_1 = 0.9) are float64 under the
-            # default floatX; cast back so float32 models keep float32 state.
-            step_updates = OrderedDict((v, pt.cast(e, v.dtype)) for v, e in rule(grads, params, lr=self.lr).items())
+            step_updates = same_dtype(rule(grads, params, lr=self.lr))
             self._optimizer_updates.update(step_updates)
             step_updates[self.grad_norm] = updates.global_norm(grads)  # cheap NaN/inf witness
             return step_updates
@@ -210,7 +218,103 @@ class LessonAdapter:
         return float(self.grad_norm.get_value())
 
 
-MODELS = {"lesson": LessonAdapter}
+class LayersAdapter:
+    """A character model built from :mod:`symrnn.layers` (``--model simplernn``).
+
+    ``Embedding(V, embed) -> SimpleRNN(hidden, relu, identity W_h) x layers ->
+    TimeDistributed(Dense(V, softmax))``, trained on the mean cross-entropy per
+    character through the layer API's own compiled functions. Layer names are
+    fixed, so checkpoint keys do not depend on how many models a process built.
+    """
+
+    name = "simplernn"
+
+    def __init__(self, vocab, hidden=256, optimizer="adam", lr=0.002, clipnorm=None, loss="mean",
+                 act="relu", dtype="float32", seed=42, backend=None, embed=42, layers=1):
+        check_name("optimizer", optimizer, tuple(OPTIMIZERS))
+        check_name("dtype", dtype, DTYPES)
+        if loss != "mean":
+            raise ConfigError(f"--model {self.name} trains on the mean loss per character; "
+                              f"loss {loss!r} is only for --model lesson (valid names here: mean)")
+        activation(act)
+        check_positive(hidden=hidden, learning_rate=lr, clipnorm=clipnorm, embed=embed, layers=layers)
+        self.vocab, self.backend, self.dtype = vocab, backend, dtype
+        self.config = dict(model=self.name, hidden=int(hidden), optimizer=optimizer, lr=float(lr),
+                           clipnorm=None if clipnorm is None else float(clipnorm), loss=loss, act=act,
+                           dtype=dtype, seed=int(seed), embed=int(embed), layers=int(layers))
+        self.model = self._build()
+        self.model.compile(optimizer=self._optimizer(), loss="sparse_categorical_crossentropy", backend=backend)
+        self.params = self.model.params
+
+    @classmethod
+    def from_config(cls, vocab, config, backend=None):
+        return cls(vocab, backend=backend, **{k: v for k, v in config.items() if k != "model"})
+
+    def recurrent_layer(self, i):
+        from .layers import SimpleRNN
+        return SimpleRNN(self.config["hidden"], activation=self.config["act"], inner_init="identity",
+                         return_sequences=True, name=f"rnn_{i}", seed=self.config["seed"] + 1 + i, dtype=self.dtype)
+
+    def _build(self):
+        from .layers import Dense, Embedding, Sequential, TimeDistributed
+        c = self.config
+        stack = [Embedding(self.vocab.size, c["embed"], name="embedding", seed=c["seed"], dtype=self.dtype)]
+        stack += [self.recurrent_layer(i) for i in range(c["layers"])]
+        stack.append(TimeDistributed(Dense(self.vocab.size, activation="softmax", name="output",
+                                           seed=c["seed"] + 100, dtype=self.dtype), name="timedistributed"))
+        return Sequential(stack, name=self.name)
+
+    def _optimizer(self):
+        from .optimizers import SGD, Adagrad, Adam, RMSprop
+        c = self.config
+        kinds = {"sgd": lambda **k: SGD(**k), "momentum": lambda **k: SGD(momentum=0.9, **k),
+                 "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
+        optimizer = kinds[c["optimizer"]](lr=c["lr"], clipnorm=c["clipnorm"])
+        rule = optimizer.rule
+        optimizer.rule = lambda grads, params, lr: same_dtype(rule(grads, params, lr))  # float32 models
+        return optimizer
+
+    @property
+    def state_vars(self):
+        """Optimizer accumulators and layer RNGs; they exist once the train function is built."""
+        self.compile()
+        rngs = [layer.rng_var for layer in self.model.layers if hasattr(layer, "rng_var")]
+        return list(self.model.optimizer.accumulators) + rngs
+
+    def compile(self):
+        from .layers import fitting
+        return fitting.train_fn(self.model), fitting.eval_fn(self.model)
+
+    check_ids = LessonAdapter.check_ids
+    _check_pair = LessonAdapter._check_pair
+
+    def train_batch(self, x, y):
+        x, y = self._check_pair(x, y)
+        return float(self.compile()[0](x, y.astype(np.int64))[0])
+
+    def evaluate(self, x, y):
+        x, y = self._check_pair(x, y)
+        fn = self.compile()[1]
+        total = sum(float(fn(x[i:i + EVAL_CHUNK], y[i:i + EVAL_CHUNK].astype(np.int64))[0]) * len(x[i:i + EVAL_CHUNK])
+                    for i in range(0, len(x), EVAL_CHUNK))
+        return total / len(x)
+
+    def predict_proba(self, x):
+        from .layers import fitting
+        x = self.check_ids(x, "x")
+        [probs] = fitting.predict_fn(self.model)(x)
+        return probs
+
+    def set_lr(self, lr):
+        check_positive(learning_rate=lr)
+        self.model.optimizer.lr = lr
+        self.config["lr"] = float(lr)
+
+    def last_grad_norm(self):
+        return 0.0  # not an output of the layer API's train function; loss and weights are checked
+
+
+MODELS = {"lesson": LessonAdapter, "simplernn": LayersAdapter}
 
 
 def build_model(vocab, config, backend=None):

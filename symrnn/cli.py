@@ -27,7 +27,7 @@ DEFAULT_PRIME = "The "
 # Defaults of `symrnn train`; options left unset on --resume keep the run's saved values.
 TRAIN_DEFAULTS = dict(model="lesson", hidden=256, seq_len=8, batch_size=32, epochs=1, sequences=30_000,
                       optimizer="adam", lr=None, clipnorm=None, loss="mean", dtype="float32", seed=42,
-                      checkpoint_every=500)
+                      checkpoint_every=500, layers=1)
 DEFAULT_LR = {"sgd": 0.05, "momentum": 0.01, "adam": 0.002, "rmsprop": 0.001, "adagrad": 0.05}
 # What may change when a run is resumed (the rest would break bit-exact continuation).
 RESUME_OVERRIDES = ("epochs", "lr", "checkpoint_every")
@@ -51,7 +51,8 @@ def add_train_parser(commands):
     train = commands.add_parser("train", help="train a model with checkpoints; --resume continues one")
     add_corpus_arguments(train)
     opt = lambda flag, kind, text: train.add_argument(flag, type=kind, default=None, help=text)
-    opt("--model", str, "lesson (the batched lesson RNN)")
+    opt("--model", str, "lesson (the batched lesson RNN, default) or simplernn (symrnn.layers)")
+    opt("--layers", int, "stacked recurrent layers for the layer-API models (default 1)")
     opt("--hidden", int, "hidden units (default 256)")
     opt("--seq-len", int, "characters per window (default 8)")
     opt("--batch-size", int, "windows per step (default 32; 1 with --optimizer sgd --loss sum is the lesson)")
@@ -205,7 +206,7 @@ def plan_training(args):
     checkpoint = load_checkpoint(args.resume) if args.resume else None
     meta = checkpoint[1] if checkpoint else None
     s = resolve_train_settings(args, meta)
-    check_positive(hidden=s["hidden"], seq_len=s["seq_len"], batch_size=s["batch_size"], epochs=s["epochs"],
+    check_positive(layers=s["layers"], hidden=s["hidden"], seq_len=s["seq_len"], batch_size=s["batch_size"], epochs=s["epochs"],
                    lr=s["lr"], clipnorm=s["clipnorm"], checkpoint_every=s["checkpoint_every"])
     if s["sequences"] < 0:
         raise ConfigError(f"--sequences must be >= 0 (0 = all), got {s['sequences']}")
@@ -217,6 +218,10 @@ def plan_training(args):
     run_dir = args.resume or args.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
     check_run_dir(run_dir, new_run=not args.resume)
     model_config = {k: s[k] for k in ("model", "hidden", "optimizer", "lr", "clipnorm", "loss", "dtype", "seed")}
+    if s["model"] != "lesson":
+        model_config["layers"] = s["layers"]
+    elif s["layers"] != 1:
+        raise ConfigError("--layers is for the layer-API models (--model simplernn); the lesson RNN has one")
     model = build_model(vocab, model_config, backend=backend)
     run_meta = {"corpus": corpus, "data": {"seq_len": s["seq_len"], "sequences": s["sequences"]}}
     trainer = Trainer(model, x, y, hx, hy, batch_size=s["batch_size"], epochs=s["epochs"], seed=s["seed"],

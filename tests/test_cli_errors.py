@@ -102,8 +102,11 @@ CASES = [
     (train("--backend", "cuda"), "valid names: numba, c, py, jax"),
     (train("--optimizer", "adamw"), "valid names: sgd, momentum, adam, rmsprop, adagrad"),
     (train("--loss", "hinge"), "valid names: mean, sum"),
-    (train("--model", "gpt"), "unknown model 'gpt'; valid names: lesson"),
+    (train("--model", "gpt"), "unknown model 'gpt'; valid names: lesson, simplernn"),
     (train("--dtype", "float16"), "valid names: float32, float64"),
+    (train("--model", "simplernn", "--loss", "sum"), "only for --model lesson"),
+    (train("--layers", "2"), "--layers is for the layer-API models"),
+    (train("--model", "simplernn", "--layers", "0"), "--layers must be positive"),
     # sampling
     (train("--temperature", "0"), "--temperature must be positive"),
     (train("--temperature", "-1"), "--temperature must be positive"),
