@@ -243,7 +243,8 @@ def run_train(args):
     describe_run(trainer, text, args.resume)
     start = time.perf_counter()
     model.compile()
-    print(f"compiled the training and evaluation functions in {time.perf_counter() - start:.1f} s")
+    print(f"built the training and evaluation functions in {time.perf_counter() - start:.1f} s"
+          + (" (numba compiles them on first use)" if model.backend == "numba" else ""))
     try:
         trainer.fit()
     except TrainingInterrupted as stop:
@@ -254,7 +255,8 @@ def run_train(args):
     except NonFiniteLoss as err:
         print(f"symrnn: error: {err}", file=sys.stderr)
         return 3
-    print(f"step {trainer.step}, epoch {trainer.epoch}/{trainer.epochs}; latest checkpoint {trainer.last_checkpoint}")
+    print(f"stopped at step {trainer.step} ({trainer.epoch} of {trainer.epochs} epochs done); "
+          f"latest checkpoint {trainer.last_checkpoint}")
     write_curve(trainer)
     show_predictions(model, text, trainer.x.shape[1])
     print_sample(model, args, prime, trainer.x.shape[1], seed=trainer.seed)

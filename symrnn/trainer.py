@@ -181,6 +181,8 @@ class Trainer:
                   dynamic_ncols=True) as bar:
             while not self.finished() and not self.stop_requested and self.position < self.n_batches:
                 loss = self._train_step()
+                if running is None:  # time from here: the first call may include JIT compilation
+                    start, start_step = time.perf_counter(), self.step
                 running = loss if running is None else 0.98 * running + 0.02 * loss
                 bar.update(1)
                 if self.step % 10 == 0 or self.position == self.n_batches:
