@@ -39,6 +39,9 @@ from . import bench_numpy
 from .numpy_rnn import init_params
 
 TORCH_PIN = "torch==2.13.0"
+# Every round repeats steps on one fixed batch; a small rate keeps the weights finite over
+# thousands of steps (a diverged model would time inf/NaN arithmetic). Same work at any rate.
+LR = 1e-6
 
 
 # ------------------------------------------------------------------ arguments
@@ -63,6 +66,8 @@ def parse_args(argv):
     ap.add_argument("--quick", action="store_true", help="tiny smoke run: 1 round, no probes")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", action="store_true",
+                    help="print PyTensor's per-op profile of the symrnn train function (C/py backends) and exit")
     ap.add_argument("--probe", help=argparse.SUPPRESS)   # child mode: one implementation
     args = ap.parse_args(argv)
     if args.quick:
@@ -99,7 +104,7 @@ def initial_params(args):
 class SymrnnImpl:
     def __init__(self, args, backend):
         from .fastgraph import FastRNN
-        self.name, self.lr = f"symrnn-{backend}", np.asarray(1e-4, args.dtype)
+        self.name, self.lr = f"symrnn-{backend}", np.asarray(LR, args.dtype)
         self.model = FastRNN(args.vocab, args.hidden, args.act, args.dtype, seed=args.seed,
                              inputs=args.inputs, backend=backend, trust_input=True)
 
@@ -124,7 +129,7 @@ class NumpyImpl:
 
     def __init__(self, args):
         self.params, self.act = initial_params(args), args.act
-        self.lr = np.asarray(1e-4, args.dtype)
+        self.lr = np.asarray(LR, args.dtype)
 
     def prepare(self, x, y):
         self.x, self.y = x, y
@@ -150,7 +155,7 @@ class TorchImpl:
     def __init__(self, args, kind):
         import torch
         self.torch, self.kind, self.name = torch, kind, f"torch-{kind}"
-        self.onehot, self.act, self.lr = args.inputs == "onehot", args.act, 1e-4
+        self.onehot, self.act, self.lr = args.inputs == "onehot", args.act, LR
         dtype = getattr(torch, args.dtype)
         p = {k: torch.tensor(v, dtype=dtype) for k, v in initial_params(args).items()}
         if kind == "nnrnn":
@@ -382,6 +387,22 @@ def run_probes(args, impls):
     return rows
 
 
+def profile_train(args, steps=30):
+    """PyTensor's op-level profile of the training function at the largest case."""
+    from .fastgraph import FastRNN
+    from .training import compile_function
+    model = FastRNN(args.vocab, args.hidden, args.act, args.dtype, seed=args.seed,
+                    inputs=args.inputs, backend=args.backend[0])
+    fn = compile_function([model.h0, model.x, model.y, model.lr], model.error,
+                          updates=model.updates, backend=args.backend[0], profile=True)
+    x, y = make_batch(args, max(args.batch), max(args.seq))
+    h0, lr = model.zeros_h0(len(x)), np.asarray(LR, args.dtype)
+    for _ in range(steps):
+        fn(h0, x, y, lr)
+    fn.profile.summary(n_ops_to_print=15, n_apply_to_print=15)
+    return 0
+
+
 # ------------------------------------------------------------------ reporting
 
 def ratio(a, b):
@@ -485,6 +506,8 @@ def main(argv=None):
         return 2
     if args.probe:
         return probe_main(args)
+    if args.profile:
+        return profile_train(args)
     if not args.no_torch and not torch_available():
         print(f"PyTorch not installed: its rows are left out (pip install {TORCH_PIN})")
     impls = build_impls(args)
