@@ -18,7 +18,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from . import losses, updates
+from . import fastgraph, losses, updates
 from .cells import activation, lesson_step
 from .errors import ShapeError
 from .params import init_array, shared
@@ -63,15 +63,19 @@ class LessonRNN:
     """The lesson model with its symbolic graph and two compiled functions.
 
     Compilation happens on first use of :attr:`train_fn` / :attr:`predict_fn`.
+    ``fast=True`` builds the same maths with the input projection and the
+    output layer outside the loop (:mod:`symrnn.fastgraph`); the default keeps
+    the lesson's readable one-step-does-everything form.
     """
 
     def __init__(self, vocab_size, n_hidden=256, act="relu", dtype="float32", seed=42,
-                 unroll=False, seq_len=None, backend=None):
+                 unroll=False, seq_len=None, backend=None, fast=False):
         self.vocab_size, self.n_hidden, self.dtype, self.backend = vocab_size, n_hidden, dtype, backend
         self.params = lesson_params(vocab_size, n_hidden, np.random.default_rng(seed), dtype)
         self.inp, self.outp, self.h0, self.lr = declare_inputs(dtype)
         inp = self.inp if seq_len is None else pt.specify_shape(self.inp, (seq_len, vocab_size))
-        self.hs, self.zs = forward(inp, self.h0, self.params, act, unroll)
+        build = fastgraph.hoisted_forward if fast else forward
+        self.hs, self.zs = build(inp, self.h0, self.params, act, unroll)
         self.y = pt.special.softmax(self.zs, axis=-1)   # the lesson's per-step softmax output
         self.error = summed_error(self.zs, self.outp)
         self.grads = pytensor.grad(self.error, self.params)

@@ -1,0 +1,209 @@
+"""The fast graph, the batched numpy twin and the benchmark harness.
+
+Sizes are non-square (vocab 7, hidden 5, seq 4, batch 3) and everything that
+compares gradients runs in float64. No timing assertions.
+"""
+import json
+
+import numpy as np
+import pytensor.tensor as pt
+import pytest
+from pytensor.gradient import verify_grad
+
+from symrnn import bench, bench_numpy, numpy_rnn
+from symrnn.errors import ShapeError
+from symrnn.fastgraph import FastRNN, batch_error
+from symrnn.lesson_rnn import PARAM_NAMES, LessonRNN
+from symrnn.training import compile_function
+
+V, H, T, B = 7, 5, 4, 3
+
+
+def problem(seed=0, batch=B):
+    """Random ids [B, T+1] and float64 params with non-zero biases, h0 non-zero."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, V, size=(batch, T + 1))
+    params = numpy_rnn.init_params(V, H, rng)
+    for name in ("b_h", "b_x", "b_y"):
+        params[name] = rng.normal(0, 0.5, params[name].shape)
+    params["W_h"] += rng.normal(0, 0.2, (H, H))  # identity alone hides a transposed W_h
+    h0 = rng.normal(0, 0.5, (batch, H))
+    return ids[:, :-1], ids[:, 1:], params, h0
+
+
+def preactivations(params, x, h0):
+    h, pre = h0, []
+    for t in range(x.shape[1]):
+        pre.append(params["W_x"][x[:, t]] + params["b_x"] + params["b_h"] + h @ params["W_h"])
+        h = np.maximum(pre[-1], 0)
+    return np.array(pre)
+
+
+def fast_model(params, inputs="ids"):
+    model = FastRNN(V, H, dtype="float64", inputs=inputs, backend="py")
+    model.set_params(params)
+    return model
+
+
+def fast_loss_and_grads(model, x, y, h0):
+    fn = compile_function([model.h0, model.x, model.y], [model.error, *model.grads], backend="py")
+    err, *grads = fn(h0, x, y)
+    return float(err), dict(zip(PARAM_NAMES, grads))
+
+
+def lesson_loss_and_grads(params, x_ids, y_ids, h0, fast=False):
+    """The lesson graph (one-hot, batch 1) for one sequence."""
+    rnn = LessonRNN(V, H, dtype="float64", backend="py", fast=fast)
+    rnn.set_params(params)
+    fn = compile_function([rnn.h0, rnn.inp, rnn.outp], [rnn.error, *rnn.grads], backend="py")
+    eye = np.eye(V)
+    err, *grads = fn(h0, eye[x_ids], eye[y_ids])
+    return float(err), dict(zip(PARAM_NAMES, grads))
+
+
+def assert_grads_close(a, b, rtol=1e-10):
+    assert sorted(a) == sorted(b)
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=rtol, atol=1e-12, err_msg=name)
+
+
+# ------------------------------------------------------------------ fast graph
+
+@pytest.mark.parametrize("inputs", ["ids", "onehot"])
+def test_fast_graph_batch1_matches_lesson_graph(inputs):
+    x, y, params, h0 = problem(batch=1)
+    expected = lesson_loss_and_grads(params, x[0], y[0], h0[0])
+    xs, ys = (x, y) if inputs == "ids" else (np.eye(V)[x], np.eye(V)[y])
+    err, grads = fast_loss_and_grads(fast_model(params, inputs), xs.astype(
+        "int32" if inputs == "ids" else "float64"), ys.astype("int32" if inputs == "ids" else "float64"), h0)
+    assert err == pytest.approx(expected[0], rel=1e-12)
+    assert_grads_close(grads, expected[1])
+
+
+def test_lesson_rnn_fast_option_gives_the_same_graph_values():
+    x, y, params, h0 = problem(seed=3, batch=1)
+    slow = lesson_loss_and_grads(params, x[0], y[0], h0[0])
+    fast = lesson_loss_and_grads(params, x[0], y[0], h0[0], fast=True)
+    assert fast[0] == pytest.approx(slow[0], rel=1e-12)
+    assert_grads_close(fast[1], slow[1])
+
+
+def test_fast_graph_batch_is_mean_of_per_sequence_numpy_rnn():
+    x, y, params, h0 = problem(seed=1)
+    err, grads = fast_loss_and_grads(fast_model(params), x.astype("int32"), y.astype("int32"), h0)
+    per_seq = [numpy_rnn.loss_and_grads(params, x[b], y[b], h0[b]) for b in range(B)]
+    assert err == pytest.approx(np.mean([e for e, _, _ in per_seq]), rel=1e-12)
+    mean_grads = {n: np.mean([g[n] for _, g, _ in per_seq], axis=0) for n in PARAM_NAMES}
+    assert_grads_close(grads, mean_grads)
+
+
+def test_fast_graph_ids_equal_onehot_with_repeated_ids():
+    x, y, params, h0 = problem(seed=2)
+    x[:, :] = x[0, 0]   # every input the same id: the lookup's gradient must accumulate
+    ids = fast_loss_and_grads(fast_model(params), x.astype("int32"), y.astype("int32"), h0)
+    onehot = fast_loss_and_grads(fast_model(params, "onehot"), np.eye(V)[x], np.eye(V)[y], h0)
+    assert ids[0] == pytest.approx(onehot[0], rel=1e-12)
+    assert_grads_close(ids[1], onehot[1])
+
+
+def test_verify_grad_batch_error():
+    x, y, params, h0 = problem(seed=4)
+    x_c, y_c = pt.constant(x.astype("int32")), pt.constant(y.astype("int32"))
+    loss = lambda h0_, *p: batch_error(x_c, y_c, h0_, list(p))
+    assert np.abs(preactivations(params, x, h0)).min() > 1e-3   # no relu kink within reach
+    verify_grad(loss, [h0, *[params[n] for n in PARAM_NAMES]], rng=np.random.default_rng(0),
+                abs_tol=1e-5, rel_tol=1e-5, mode="FAST_COMPILE")
+
+
+def test_fast_rnn_train_step_applies_sgd():
+    x, y, params, h0 = problem(seed=5)
+    model = fast_model(params)
+    _, grads = fast_loss_and_grads(model, x.astype("int32"), y.astype("int32"), h0)
+    err = model.train_step(x, y, lr=0.1, h0=h0)
+    assert err > 0
+    for name, value in model.get_params().items():
+        np.testing.assert_allclose(value, params[name] - 0.1 * grads[name], rtol=1e-12, atol=1e-14)
+
+
+def test_fast_rnn_same_init_as_lesson_rnn():
+    fast, lesson = FastRNN(V, H, seed=9, backend="py"), LessonRNN(V, H, seed=9, backend="py")
+    for name, value in lesson.get_params().items():
+        np.testing.assert_array_equal(fast.get_params()[name], value)
+
+
+def test_fast_rnn_rejects_bad_batches_before_training():
+    x, y, params, _ = problem()
+    model = fast_model(params)
+    with pytest.raises(ShapeError, match="batch, seq_len"):
+        model.train_step(x[0], y[0], lr=0.1)
+    with pytest.raises(ShapeError, match=r"\[0, 7\)"):
+        model.train_step(x + V, y, lr=0.1)
+    assert all(np.array_equal(v, params[k]) for k, v in model.get_params().items())
+
+
+def test_generate_fn_carries_state_like_numpy():
+    _, _, params, _ = problem(seed=6)
+    model = fast_model(params)
+    h = np.zeros(H)
+    for x_id in [3, 1, 6, 0]:
+        probs = model.generate_fn(np.asarray(x_id, "int32"))
+        expected, h = bench_numpy.generate_step(params, x_id, h)
+        np.testing.assert_allclose(probs, expected, rtol=1e-12)
+    np.testing.assert_allclose(model.state.get_value(), h, rtol=1e-12)
+
+
+# ------------------------------------------------------- batched numpy twin
+
+@pytest.mark.parametrize("inputs", ["ids", "onehot"])
+def test_bench_numpy_batch1_matches_numpy_rnn(inputs):
+    x, y, params, h0 = problem(seed=7, batch=1)
+    err, _, _ = numpy_rnn.loss_and_grads(params, x[0], y[0], h0[0])
+    _, grads, _ = numpy_rnn.loss_and_grads(params, x[0], y[0], h0[0])
+    xs, ys = (x, y) if inputs == "ids" else (np.eye(V)[x], np.eye(V)[y])
+    got_err, got = bench_numpy.loss_and_grads(params, xs, ys, h0)
+    assert got_err == pytest.approx(err, rel=1e-12)
+    assert_grads_close(got, grads)
+
+
+def test_bench_numpy_batch_matches_pytensor():
+    x, y, params, h0 = problem(seed=8)
+    expected = fast_loss_and_grads(fast_model(params), x.astype("int32"), y.astype("int32"), h0)
+    got_err, got = bench_numpy.loss_and_grads(params, x, y, h0)
+    assert got_err == pytest.approx(expected[0], rel=1e-12)
+    assert_grads_close(got, expected[1])
+
+
+def test_bench_numpy_train_step_is_sgd_in_place():
+    x, y, params, h0 = problem(seed=9)
+    before = {k: v.copy() for k, v in params.items()}
+    _, grads = bench_numpy.loss_and_grads(before, x, y, h0)
+    bench_numpy.train_step(params, x, y, h0, 0.5)
+    for name in params:
+        np.testing.assert_allclose(params[name], before[name] - 0.5 * grads[name], rtol=1e-12)
+
+
+# ------------------------------------------------------------------- harness
+
+def test_flops_per_char_counts_lookup_as_free():
+    assert bench.flops_per_char(86, 256, "ids") == 3 * 2 * (256 * 256 + 256 * 86)
+    assert bench.flops_per_char(86, 256, "onehot") == 3 * 2 * (86 * 256 + 256 * 256 + 256 * 86)
+
+
+def test_bench_quick_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = bench.main(["--quick", "--backend", "py", "--vocab", "11", "--hidden", "7",
+                       "--seq", "3", "--batch", "2", "--json", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert {"config", "machine", "train", "flop_bound", "generate",
+            "compile_in_process_s", "probes"} <= set(result)
+    impls = {r["impl"] for r in result["train"]}
+    assert {"symrnn-py", "numpy"} <= impls
+    row = result["train"][0]
+    assert {"seq", "batch", "median", "min", "max", "x_torch", "x_numpy", "frac_bound"} <= set(row)
+    assert "Training chars/s" in capsys.readouterr().out
+
+
+def test_bench_says_gru_is_not_available_yet(capsys):
+    assert bench.main(["--cell", "gru", "--quick"]) == 2
+    assert "not available yet" in capsys.readouterr().err
