@@ -97,3 +97,11 @@ def test_graph_writes_scan_and_unrolled_forms(tmp_path, capsys):
     assert len(unrolled.splitlines()) > len(scan.splitlines())  # one copy of the step per character
     printed = capsys.readouterr().out
     assert "images:" in printed or (out / "lesson_scan.png").exists()
+
+
+def test_bench_receives_its_options(monkeypatch):
+    import symrnn.bench
+    seen = []
+    monkeypatch.setattr(symrnn.bench, "main", lambda argv: seen.append(argv) or 0)
+    assert main(["bench", "--quick", "--backend", "py"]) == 0
+    assert seen == [["--quick", "--backend", "py"]]
