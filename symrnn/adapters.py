@@ -186,7 +186,7 @@ class LessonAdapter:
                              "were they encoded with another vocabulary?")
         return arr.astype(np.int32, copy=False)
 
-    def _check_pair(self, x, y):
+    def check_pair(self, x, y):
         x, y = self.check_ids(x, "x"), self.check_ids(y, "y")
         if x.shape != y.shape:
             raise ShapeError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
@@ -194,12 +194,12 @@ class LessonAdapter:
 
     def train_batch(self, x, y):
         """One update on ``[B, T]`` id windows; returns the mean loss per char before it."""
-        x, y = self._check_pair(x, y)  # before compiling anything
+        x, y = self.check_pair(x, y)  # before compiling anything
         return float(self._train_fn(x, y))
 
     def evaluate(self, x, y):
         """Mean cross-entropy per character (nats) over all windows, in chunks."""
-        x, y = self._check_pair(x, y)  # before compiling anything
+        x, y = self.check_pair(x, y)  # before compiling anything
         total = sum(float(self._eval_fn(x[i:i + EVAL_CHUNK], y[i:i + EVAL_CHUNK])) * len(x[i:i + EVAL_CHUNK])
                     for i in range(0, len(x), EVAL_CHUNK))
         return total / len(x)
@@ -286,14 +286,14 @@ class LayersAdapter:
         return fitting.train_fn(self.model), fitting.eval_fn(self.model)
 
     check_ids = LessonAdapter.check_ids
-    _check_pair = LessonAdapter._check_pair
+    check_pair = LessonAdapter.check_pair
 
     def train_batch(self, x, y):
-        x, y = self._check_pair(x, y)
+        x, y = self.check_pair(x, y)
         return float(self.compile()[0](x, y.astype(np.int64))[0])
 
     def evaluate(self, x, y):
-        x, y = self._check_pair(x, y)
+        x, y = self.check_pair(x, y)
         fn = self.compile()[1]
         total = sum(float(fn(x[i:i + EVAL_CHUNK], y[i:i + EVAL_CHUNK].astype(np.int64))[0]) * len(x[i:i + EVAL_CHUNK])
                     for i in range(0, len(x), EVAL_CHUNK))

@@ -206,8 +206,8 @@ def plan_training(args):
     checkpoint = load_checkpoint(args.resume) if args.resume else None
     meta = checkpoint[1] if checkpoint else None
     s = resolve_train_settings(args, meta)
-    check_positive(layers=s["layers"], hidden=s["hidden"], seq_len=s["seq_len"], batch_size=s["batch_size"], epochs=s["epochs"],
-                   lr=s["lr"], clipnorm=s["clipnorm"], checkpoint_every=s["checkpoint_every"])
+    check_positive(**{k: s[k] for k in ("layers", "hidden", "seq_len", "batch_size", "epochs", "lr", "clipnorm",
+                                        "checkpoint_every")})
     if s["sequences"] < 0:
         raise ConfigError(f"--sequences must be >= 0 (0 = all), got {s['sequences']}")
     check_sampling(args)

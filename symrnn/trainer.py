@@ -130,8 +130,8 @@ class Trainer:
         check_positive(batch_size=batch_size, epochs=epochs, checkpoint_every=checkpoint_every)
         if max_steps is not None and max_steps < 0:
             raise ConfigError(f"max steps must be >= 0, got {max_steps}")
-        x, y = model._check_pair(x, y)
-        heldout_x, heldout_y = model._check_pair(heldout_x, heldout_y)
+        x, y = model.check_pair(x, y)
+        heldout_x, heldout_y = model.check_pair(heldout_x, heldout_y)
         if len(x) < batch_size:
             raise CorpusError(f"only {len(x)} training windows, fewer than one batch of {batch_size}; "
                               "use a smaller --batch-size, a shorter --seq-len or a longer corpus")
