@@ -48,7 +48,7 @@ from symrnn.recurrent import loop
 from symrnn.training import compile_function, training_updates
 from symrnn.updates import adam
 
-FULL = dict(seq_len=16, n_hidden=128, batch_size=64, teacher_steps=1500, steps=1500,
+FULL = dict(seq_len=16, n_hidden=96, batch_size=64, teacher_steps=600, steps=400,
             labelled_chars=60_000, unlabelled_chars=240_000)
 QUICK = dict(seq_len=8, n_hidden=32, batch_size=16, teacher_steps=30, steps=20,
              labelled_chars=4_000, unlabelled_chars=8_000)
