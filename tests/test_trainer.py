@@ -160,3 +160,23 @@ def test_prepare_windows_on_arbitrary_text(text, seq_len):
         assert windows_x.shape == windows_y.shape and windows_x.shape[1] == seq_len
         assert np.array_equal(windows_x[:, 1:], windows_y[:, :-1])
     assert vocab.decode(x.ravel()) == text[:x.size]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["utf-8", "latin-1"]), st.integers(min_value=1, max_value=8))
+def test_arbitrary_bytes_give_windows_or_a_clear_error(raw, encoding, seq_len):
+    """A file of any bytes either trains on consistent windows or is refused by name."""
+    import tempfile
+    from symrnn.data import load_corpus
+    from symrnn.errors import SymrnnError
+    with tempfile.NamedTemporaryFile(suffix=".txt", delete=False) as f:
+        f.write(raw)
+    try:
+        text = load_corpus(f.name, encoding=encoding)
+        vocab = Vocab.from_text(text)
+        x, y, _, _ = prepare_windows(vocab.encode(text), seq_len)
+        assert vocab.decode(x.ravel()) == text[:x.size] and np.array_equal(x[:, 1:], y[:, :-1])
+    except SymrnnError as err:
+        assert f.name in str(err) or "window" in str(err) or "split" in str(err), err
+    finally:
+        os.unlink(f.name)
