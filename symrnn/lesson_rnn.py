@@ -59,31 +59,36 @@ def summed_error(zs, outp):
     return losses.total(losses.categorical_crossentropy_from_logits(zs, outp))
 
 
-class LessonRNN:
-    """The lesson model with its symbolic graph and two compiled functions.
+class RawLessonModel:
+    """What every raw lesson model shares: declared inputs, summed error,
+    SGD updates, the two compiled functions and the numpy-facing helpers.
 
-    Compilation happens on first use of :attr:`train_fn` / :attr:`predict_fn`.
-    ``fast=True`` builds the same maths with the input projection and the
-    output layer outside the loop (:mod:`symrnn.fastgraph`); the default keeps
-    the lesson's readable one-step-does-everything form.
+    A subclass supplies :meth:`make_params` (shared variables, in its step's
+    order) and :meth:`forward_graph` (hidden states and logits); compilation
+    happens on first use of :attr:`train_fn` / :attr:`predict_fn`.
     """
 
-    def __init__(self, vocab_size, n_hidden=256, act="relu", dtype="float32", seed=42,
-                 unroll=False, seq_len=None, backend=None, fast=False):
+    def __init__(self, vocab_size, n_hidden, dtype="float32", seed=42, unroll=False,
+                 seq_len=None, backend=None):
         self.vocab_size, self.n_hidden, self.dtype, self.backend = vocab_size, n_hidden, dtype, backend
-        self.params = lesson_params(vocab_size, n_hidden, np.random.default_rng(seed), dtype)
+        self.params = self.make_params(np.random.default_rng(seed))
         self.inp, self.outp, self.h0, self.lr = declare_inputs(dtype)
         inp = self.inp if seq_len is None else pt.specify_shape(self.inp, (seq_len, vocab_size))
-        build = fastgraph.hoisted_forward if fast else forward
-        self.hs, self.zs = build(inp, self.h0, self.params, act, unroll)
+        self.hs, self.zs = self.forward_graph(inp, self.h0, unroll)
         self.y = pt.special.softmax(self.zs, axis=-1)   # the lesson's per-step softmax output
         self.error = summed_error(self.zs, self.outp)
         self.grads = pytensor.grad(self.error, self.params)
         self.updates = updates.sgd(self.grads, self.params, self.lr)
 
+    def make_params(self, rng):
+        raise NotImplementedError
+
+    def forward_graph(self, inp, h0, unroll):
+        raise NotImplementedError
+
     @cached_property
     def train_fn(self):
-        """(h0, inp, outp, lr) -> error, applying ``w <- w - lr * g`` to all six weights."""
+        """(h0, inp, outp, lr) -> error, applying ``w <- w - lr * g`` to every weight."""
         return compile_function([self.h0, self.inp, self.outp, self.lr], self.error,
                                 updates=self.updates, backend=self.backend)
 
@@ -130,16 +135,45 @@ class LessonRNN:
             p.set_value(np.asarray(values[p.name], dtype=self.dtype))
 
 
-def train_lesson(rnn, x_ids, y_ids, lr=0.01, report_every=1000, log=print):
+class LessonRNN(RawLessonModel):
+    """The lesson model (section 8) with its symbolic graph and two compiled functions.
+
+    ``fast=True`` builds the same maths with the input projection and the
+    output layer outside the loop (:mod:`symrnn.fastgraph`); the default keeps
+    the lesson's readable one-step-does-everything form.
+    """
+
+    def __init__(self, vocab_size, n_hidden=256, act="relu", dtype="float32", seed=42,
+                 unroll=False, seq_len=None, backend=None, fast=False):
+        self.act, self.fast = act, fast
+        super().__init__(vocab_size, n_hidden, dtype, seed, unroll, seq_len, backend)
+
+    def make_params(self, rng):
+        return lesson_params(self.vocab_size, self.n_hidden, rng, self.dtype)
+
+    def forward_graph(self, inp, h0, unroll):
+        build = fastgraph.hoisted_forward if self.fast else forward
+        return build(inp, h0, self.params, self.act, unroll)
+
+
+def train_lesson(rnn, x_ids, y_ids, lr=0.01, report_every=1000, log=print,
+                 lr_decay=1.0, decay_every=1000):
     """The lesson's loop: batch 1, h0 zeros, one call per sequence, mean error
-    printed every ``report_every`` calls. Returns the list of printed means."""
+    printed every ``report_every`` calls. Returns the list of printed means.
+
+    ``lr`` is multiplied by ``lr_decay`` after every ``decay_every`` sequences
+    (the raw GRU lesson: 0.1 decayed by 0.95 every 1,000); the default 1.0
+    keeps it constant, as in the plain RNN lesson.
+    """
     eye = np.eye(rnn.vocab_size, dtype=rnn.dtype)
-    h0, lr = rnn.zeros_h0(), np.asarray(lr, rnn.dtype)
+    h0, lr_t = rnn.zeros_h0(), np.asarray(lr, rnn.dtype)
     fn, means, running = rnn.train_fn, [], 0.0
     for i in range(len(x_ids)):
-        running += float(fn(h0, eye[x_ids[i]], eye[y_ids[i]], lr))
+        running += float(fn(h0, eye[x_ids[i]], eye[y_ids[i]], lr_t))
         if (i + 1) % report_every == 0:
             means.append(running / report_every)
-            log(f"{i + 1:>7} sequences  mean error {means[-1]:.3f}")
+            log(f"{i + 1:>7} sequences  mean error {means[-1]:.3f}  lr {float(lr_t):.4g}")
             running = 0.0
+        if (i + 1) % decay_every == 0:
+            lr_t = np.asarray(lr_t * lr_decay, rnn.dtype)
     return means

@@ -1,0 +1,215 @@
+"""Gated recurrent cells as pure step functions (GRU and LSTM).
+
+Two families live here; neither creates variables or compiles anything.
+
+**Keras-convention cells** take the input projection ``xw_t = x_t . W + b``
+already done for every step before the loop (one big matmul instead of T
+small ones), with the gates concatenated in Keras 1 order: GRU ``(z, r, h)``
+in ``3H`` columns, LSTM ``(i, f, c, o)`` in ``4H`` columns. Their signature is
+the ``Recurrent`` layer's contract ``step(xw_t, *states_tm1, *recurrent_params)``:
+
+- :func:`gru_step` ``(xw_t, h_tm1, U) -> h_t``
+- :func:`lstm_step` ``(xw_t, h_tm1, c_tm1, U) -> [h_t, c_t]``
+
+**The lesson's raw GRU** (facts section 11) in its two forms, with the output
+layer inside the step like :func:`symrnn.cells.lesson_step`:
+
+- separate weights: every gate (reset ``r``, update ``u``, candidate ``c``)
+  has its own input weight ``W_x?``, hidden weight ``W_h?`` and bias ``b_?``;
+- combined weights: one matrix per gate over the concatenation ``[h, x]``.
+
+:func:`separate_to_combined` maps the first onto the second, so both compute
+the same function.
+
+>>> gru_param_count(86, 256)
+263424
+>>> lstm_param_count(64, 64)
+33024
+>>> lstm_bias_init(2).tolist()
+[0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+"""
+import numpy as np
+import pytensor.tensor as pt
+
+from .cells import activation
+from .errors import ConfigError, ShapeError
+
+GRU_GATES = ("z", "r", "h")        # Keras 1 column order of W, U and b
+LSTM_GATES = ("i", "f", "c", "o")  # Keras 1 column order of W, U and b
+
+SEPARATE_GATE_NAMES = ("W_xr", "W_hr", "b_r", "W_xu", "W_hu", "b_u", "W_xc", "W_hc", "b_c")
+COMBINED_GATE_NAMES = ("W_r", "b_r", "W_u", "b_u", "W_c", "b_c")
+OUTPUT_NAMES = ("W_y", "b_y")
+
+
+# --- Keras-convention cells -------------------------------------------------
+
+def _gate_slice(a, k, units):
+    """Columns of gate number ``k`` in a gate-concatenated last axis."""
+    return a[..., k * units:(k + 1) * units]
+
+
+def gru_step(xw_t, h_tm1, U, act="tanh", inner_act="hard_sigmoid"):
+    """One Keras 1 GRU step.
+
+    Parameters
+    ----------
+    xw_t : tensor (..., 3H)
+        ``x_t . W + b`` for the gates in order (z, r, h).
+    h_tm1 : tensor (..., H)
+    U : tensor (H, 3H)
+        Recurrent weights, same gate order.
+    act, inner_act : str or callable
+        Candidate activation and gate activation (Keras 1 defaults: tanh,
+        hard_sigmoid).
+
+    Returns
+    -------
+    h_t : tensor (..., H)
+        ``z * h_tm1 + (1 - z) * act(x_h + (r * h_tm1) . U_h)``.
+    """
+    act, inner_act = activation(act), activation(inner_act)
+    units = U.shape[0]
+    hu = pt.dot(h_tm1, U[:, :2 * units])  # z and r see the plain h_tm1: one matmul for both
+    z = inner_act(_gate_slice(xw_t, 0, units) + _gate_slice(hu, 0, units))
+    r = inner_act(_gate_slice(xw_t, 1, units) + _gate_slice(hu, 1, units))
+    hh = act(_gate_slice(xw_t, 2, units) + pt.dot(r * h_tm1, U[:, 2 * units:]))
+    return z * h_tm1 + (1 - z) * hh
+
+
+def lstm_step(xw_t, h_tm1, c_tm1, U, act="tanh", inner_act="hard_sigmoid"):
+    """One Keras 1 LSTM step; returns ``[h_t, c_t]``.
+
+    ``xw_t`` is ``x_t . W + b`` for the gates in order (i, f, c, o), shape
+    (..., 4H); ``U`` is (H, 4H). ``c_t = f * c_tm1 + i * act(x_c + h_tm1 . U_c)``
+    and ``h_t = o * act(c_t)``.
+    """
+    act, inner_act = activation(act), activation(inner_act)
+    units = U.shape[0]
+    a = xw_t + pt.dot(h_tm1, U)  # all four pre-activations in one matmul
+    i = inner_act(_gate_slice(a, 0, units))
+    f = inner_act(_gate_slice(a, 1, units))
+    c_t = f * c_tm1 + i * act(_gate_slice(a, 2, units))
+    o = inner_act(_gate_slice(a, 3, units))
+    return [o * act(c_t), c_t]
+
+
+def _check_sizes(input_dim, units):
+    for name, value in (("input_dim", input_dim), ("units", units)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"{name} must be a positive int, got {value!r}")
+
+
+def _gated_shapes(input_dim, units, n_gates):
+    _check_sizes(input_dim, units)
+    width = n_gates * units
+    return {"W": (input_dim, width), "U": (units, width), "b": (width,)}
+
+
+def gru_param_shapes(input_dim, units):
+    """Shapes of the Keras GRU weights: ``{"W": (in, 3H), "U": (H, 3H), "b": (3H,)}``."""
+    return _gated_shapes(input_dim, units, len(GRU_GATES))
+
+
+def lstm_param_shapes(input_dim, units):
+    """Shapes of the Keras LSTM weights: ``{"W": (in, 4H), "U": (H, 4H), "b": (4H,)}``."""
+    return _gated_shapes(input_dim, units, len(LSTM_GATES))
+
+
+def gru_param_count(input_dim, units):
+    """``3 * (in*H + H*H + H)``, what Keras' ``summary()`` prints for a GRU."""
+    _check_sizes(input_dim, units)
+    return 3 * (input_dim * units + units * units + units)
+
+
+def lstm_param_count(input_dim, units):
+    """``4 * (in*H + H*H + H)``, what Keras' ``summary()`` prints for an LSTM."""
+    _check_sizes(input_dim, units)
+    return 4 * (input_dim * units + units * units + units)
+
+
+def lstm_bias_init(units, dtype="float64"):
+    """LSTM bias: zeros except 1 on the forget gate, so the cell remembers by default."""
+    _check_sizes(1, units)
+    b = np.zeros(len(LSTM_GATES) * units, dtype=dtype)
+    b[units:2 * units] = 1.0  # forget gate is the second block (i, f, c, o)
+    return b
+
+
+# --- The lesson's raw GRU, two forms ------------------------------------------
+
+def _gate(x_t, h_tm1, W_x, W_h, b):
+    """The lesson's gate: ``sigmoid(x . W_x + b + h . W_h)``."""
+    return pt.sigmoid(pt.dot(x_t, W_x) + b + pt.dot(h_tm1, W_h))
+
+
+def _blend(u, h_tm1, h_new):
+    """``u * h + (1 - u) * h_new``: u near 1 keeps the old state."""
+    return u * h_tm1 + (1 - u) * h_new
+
+
+def gru_separate_cell(x_t, h_tm1, W_xr, W_hr, b_r, W_xu, W_hu, b_u, W_xc, W_hc, b_c,
+                      act="tanh"):
+    """The lesson GRU's new hidden state, separate weights per gate.
+
+    The candidate is the gate formula with the reset-gated state ``r * h`` and
+    activation ``act`` (the facts do not name it; ``"sigmoid"`` makes it
+    literally the gate function applied to ``r * h``).
+    """
+    r = _gate(x_t, h_tm1, W_xr, W_hr, b_r)
+    u = _gate(x_t, h_tm1, W_xu, W_hu, b_u)
+    h_new = activation(act)(pt.dot(x_t, W_xc) + b_c + pt.dot(r * h_tm1, W_hc))
+    return _blend(u, h_tm1, h_new)
+
+
+def gru_combined_cell(x_t, h_tm1, W_r, b_r, W_u, b_u, W_c, b_c, act="tanh"):
+    """The lesson GRU's new hidden state, one matrix per gate over ``[h, x]``.
+
+    Each ``W_?`` has shape ``(H + V, H)``: its first H rows meet ``h``, the
+    rest meet ``x`` (see :func:`separate_to_combined`).
+    """
+    hx = pt.concatenate([h_tm1, x_t], axis=-1)
+    r = pt.sigmoid(pt.dot(hx, W_r) + b_r)
+    u = pt.sigmoid(pt.dot(hx, W_u) + b_u)
+    h_new = activation(act)(pt.dot(pt.concatenate([r * h_tm1, x_t], axis=-1), W_c) + b_c)
+    return _blend(u, h_tm1, h_new)
+
+
+def gru_separate_step(x_t, h_tm1, W_xr, W_hr, b_r, W_xu, W_hu, b_u, W_xc, W_hc, b_c,
+                      W_y, b_y, act="tanh"):
+    """Lesson-style step, separate weights: ``(h_t, logits_t)``."""
+    h_t = gru_separate_cell(x_t, h_tm1, W_xr, W_hr, b_r, W_xu, W_hu, b_u, W_xc, W_hc, b_c, act)
+    return h_t, pt.dot(h_t, W_y) + b_y
+
+
+def gru_combined_step(x_t, h_tm1, W_r, b_r, W_u, b_u, W_c, b_c, W_y, b_y, act="tanh"):
+    """Lesson-style step, combined weights: ``(h_t, logits_t)``."""
+    h_t = gru_combined_cell(x_t, h_tm1, W_r, b_r, W_u, b_u, W_c, b_c, act)
+    return h_t, pt.dot(h_t, W_y) + b_y
+
+
+def separate_to_combined(params):
+    """Map separate-form weights (dict by name) onto the combined form.
+
+    ``W_? = [[W_h?], [W_x?]]`` stacked by rows (h first, matching ``[h, x]``);
+    biases and the output layer carry over unchanged. Works on numpy arrays.
+
+    >>> H, V = 2, 3
+    >>> sep = {n: np.zeros((V, H)) if n.startswith("W_x") else np.ones((H, H))
+    ...        if n.startswith("W_h") else np.zeros(H) for n in SEPARATE_GATE_NAMES}
+    >>> separate_to_combined(sep)["W_c"].shape
+    (5, 2)
+    """
+    missing = [n for n in SEPARATE_GATE_NAMES if n not in params]
+    if missing:
+        raise ShapeError(f"separate GRU weights lack {', '.join(missing)}; "
+                         f"expected the names {', '.join(SEPARATE_GATE_NAMES)}")
+    combined = {name: params[name] for name in OUTPUT_NAMES if name in params}
+    for g in "ruc":
+        W_h, W_x = np.asarray(params[f"W_h{g}"]), np.asarray(params[f"W_x{g}"])
+        if W_h.shape[1] != W_x.shape[1] or W_h.shape[0] != W_h.shape[1]:
+            raise ShapeError(f"gate {g}: W_h{g} {W_h.shape} must be (H, H) and W_x{g} "
+                             f"{W_x.shape} must be (V, H) with the same H")
+        combined[f"W_{g}"] = np.concatenate([W_h, W_x], axis=0)
+        combined[f"b_{g}"] = params[f"b_{g}"]
+    return combined
