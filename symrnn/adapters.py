@@ -219,7 +219,8 @@ class LessonAdapter:
 
 
 class LayersAdapter:
-    """A character model built from :mod:`symrnn.layers` (``--model simplernn``).
+    """A character model built from :mod:`symrnn.layers` (``--model simplernn``; see
+    :class:`GatedAdapter` for ``gru`` and ``lstm``).
 
     ``Embedding(V, embed) -> SimpleRNN(hidden, relu, identity W_h) x layers ->
     TimeDistributed(Dense(V, softmax))``, trained on the mean cross-entropy per
@@ -277,7 +278,8 @@ class LayersAdapter:
     @property
     def state_vars(self):
         """Optimizer accumulators and layer RNGs; they exist once the train function is built."""
-        self.compile()
+        from .layers import fitting
+        fitting.train_fn(self.model)  # the optimizer creates its accumulators while building it
         rngs = [layer.rng_var for layer in self.model.layers if hasattr(layer, "rng_var")]
         return list(self.model.optimizer.accumulators) + rngs
 
@@ -290,11 +292,13 @@ class LayersAdapter:
 
     def train_batch(self, x, y):
         x, y = self.check_pair(x, y)
-        return float(self.compile()[0](x, y.astype(np.int64))[0])
+        from .layers import fitting
+        return float(fitting.train_fn(self.model)(x, y.astype(np.int64))[0])
 
     def evaluate(self, x, y):
         x, y = self.check_pair(x, y)
-        fn = self.compile()[1]
+        from .layers import fitting
+        fn = fitting.eval_fn(self.model)
         total = sum(float(fn(x[i:i + EVAL_CHUNK], y[i:i + EVAL_CHUNK].astype(np.int64))[0]) * len(x[i:i + EVAL_CHUNK])
                     for i in range(0, len(x), EVAL_CHUNK))
         return total / len(x)
@@ -314,7 +318,37 @@ class LayersAdapter:
         return 0.0  # not an output of the layer API's train function; loss and weights are checked
 
 
-MODELS = {"lesson": LessonAdapter, "simplernn": LayersAdapter}
+class GatedAdapter(LayersAdapter):
+    """``--model gru`` / ``lstm``: the :mod:`symrnn.gated` cells in the layer API's
+    ``Recurrent`` layer (Keras 1 gate order, glorot / orthogonal initialisers)."""
+
+    def __init__(self, vocab, act="tanh", **kwargs):
+        super().__init__(vocab, act=act, **kwargs)
+
+    def recurrent_layer(self, i):
+        from .gated import gru_step, lstm_step
+        from .layers import Recurrent
+        act, dtype = self.config["act"], self.dtype
+        # hard_sigmoid's python-float constants upcast float32 states to float64,
+        # which scan refuses; cast the new states back to the model's dtype.
+        if self.name == "gru":
+            step, gates, states = (lambda xw_t, h_tm1, U: pt.cast(gru_step(xw_t, h_tm1, U, act=act), dtype)), 3, 1
+        else:
+            step, gates, states = (lambda xw_t, h_tm1, c_tm1, U: [
+                pt.cast(s, dtype) for s in lstm_step(xw_t, h_tm1, c_tm1, U, act=act)]), 4, 2
+        return Recurrent(self.config["hidden"], step=step, n_gates=gates, n_states=states, return_sequences=True,
+                         name=f"rnn_{i}", seed=self.config["seed"] + 1 + i, dtype=self.dtype)
+
+
+class GRUAdapter(GatedAdapter):
+    name = "gru"
+
+
+class LSTMAdapter(GatedAdapter):
+    name = "lstm"
+
+
+MODELS = {"lesson": LessonAdapter, "simplernn": LayersAdapter, "gru": GRUAdapter, "lstm": LSTMAdapter}
 
 
 def build_model(vocab, config, backend=None):

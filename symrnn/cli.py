@@ -51,7 +51,7 @@ def add_train_parser(commands):
     train = commands.add_parser("train", help="train a model with checkpoints; --resume continues one")
     add_corpus_arguments(train)
     opt = lambda flag, kind, text: train.add_argument(flag, type=kind, default=None, help=text)
-    opt("--model", str, "lesson (the batched lesson RNN, default) or simplernn (symrnn.layers)")
+    opt("--model", str, "lesson (the batched lesson RNN, default), or simplernn, gru, lstm (symrnn.layers)")
     opt("--layers", int, "stacked recurrent layers for the layer-API models (default 1)")
     opt("--hidden", int, "hidden units (default 256)")
     opt("--seq-len", int, "characters per window (default 8)")
@@ -221,7 +221,7 @@ def plan_training(args):
     if s["model"] != "lesson":
         model_config["layers"] = s["layers"]
     elif s["layers"] != 1:
-        raise ConfigError("--layers is for the layer-API models (--model simplernn); the lesson RNN has one")
+        raise ConfigError("--layers is for the layer-API models (--model simplernn, gru, lstm); the lesson RNN has one")
     model = build_model(vocab, model_config, backend=backend)
     run_meta = {"corpus": corpus, "data": {"seq_len": s["seq_len"], "sequences": s["sequences"]}}
     trainer = Trainer(model, x, y, hx, hy, batch_size=s["batch_size"], epochs=s["epochs"], seed=s["seed"],

@@ -102,7 +102,7 @@ CASES = [
     (train("--backend", "cuda"), "valid names: numba, c, py, jax"),
     (train("--optimizer", "adamw"), "valid names: sgd, momentum, adam, rmsprop, adagrad"),
     (train("--loss", "hinge"), "valid names: mean, sum"),
-    (train("--model", "gpt"), "unknown model 'gpt'; valid names: lesson, simplernn"),
+    (train("--model", "gpt"), "unknown model 'gpt'; valid names: lesson, simplernn, gru, lstm"),
     (train("--dtype", "float16"), "valid names: float32, float64"),
     (train("--model", "simplernn", "--loss", "sum"), "only for --model lesson"),
     (train("--layers", "2"), "--layers is for the layer-API models"),
