@@ -3,7 +3,7 @@
 Arrays are checked once per call (shapes against the model's static shapes,
 dtypes, finite values) and then fed batch by batch to functions compiled
 through :mod:`symrnn.training`. The batch dim is dynamic, so the last,
-partial batch is used too.
+partial batch is used too (not with a fixed batch size, see :mod:`.stateful`).
 """
 import numpy as np
 import pytensor.tensor as pt
