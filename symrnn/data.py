@@ -608,3 +608,43 @@ def split_tail(ids, fraction: float = 0.1):
     n_heldout = min(n_heldout, len(ids) - 1)  # keep at least one training id
     cut = len(ids) - n_heldout
     return ids[:cut], ids[cut:]
+
+
+def stateful_layout(ids, batch_size: int, seq_len: int):
+    """Lay a corpus out for stateful training: row i of batch k+1 continues row i of batch k.
+
+    The ids (minus the last, which is only a target) are cut into
+    ``batch_size`` contiguous streams, one per batch row; batch k holds the
+    k-th ``seq_len`` window of every stream. Ids that do not fill a whole
+    window of every stream are dropped from the end of each stream.
+
+    Returns
+    -------
+    x, y : np.ndarray, shape (n_batches * batch_size, seq_len)
+        Ordered batch by batch (rows ``k*B .. k*B + B - 1`` are batch k);
+        ``y`` is ``x`` shifted by one character. Feed them with
+        ``fit(x, y, batch_size=batch_size, shuffle=False)``.
+
+    Examples
+    --------
+    >>> x, y = stateful_layout(np.arange(13), batch_size=2, seq_len=3)
+    >>> x.tolist()      # stream 0 is 0..5, stream 1 is 6..11
+    [[0, 1, 2], [6, 7, 8], [3, 4, 5], [9, 10, 11]]
+    >>> y[0].tolist()
+    [1, 2, 3]
+    """
+    ids = _as_id_array(ids, "ids", ndim=1)
+    batch_size = _require_count(batch_size, "batch_size", 1)
+    seq_len = _require_count(seq_len, "seq_len", 1)
+    stream_len = (len(ids) - 1) // batch_size
+    n_batches = stream_len // seq_len
+    if n_batches == 0:
+        raise CorpusError(f"{len(ids)} ids cannot fill one batch of {batch_size} rows x {seq_len} "
+                          f"steps (+1 target); need at least {batch_size * seq_len + 1}: use a "
+                          "longer corpus or a smaller batch_size/seq_len")
+    used = n_batches * seq_len
+    starts = np.arange(batch_size) * stream_len
+    offsets = starts[:, None] + np.arange(used)[None, :]           # [B, used]
+    def layout(a):  # [B, n_batches*T] -> [n_batches, B, T] -> [n_batches*B, T]
+        return a.reshape(batch_size, n_batches, seq_len).transpose(1, 0, 2).reshape(-1, seq_len)
+    return layout(ids[offsets]), layout(ids[offsets + 1])

@@ -49,7 +49,7 @@ def _gate_slice(a, k, units):
     return a[..., k * units:(k + 1) * units]
 
 
-def gru_step(xw_t, h_tm1, U, act="tanh", inner_act="hard_sigmoid"):
+def gru_step(xw_t, h_tm1, U, act="tanh", inner_act="hard_sigmoid", h_in=None):
     """One Keras 1 GRU step.
 
     Parameters
@@ -62,6 +62,9 @@ def gru_step(xw_t, h_tm1, U, act="tanh", inner_act="hard_sigmoid"):
     act, inner_act : str or callable
         Candidate activation and gate activation (Keras 1 defaults: tanh,
         hard_sigmoid).
+    h_in : tensor (..., H), optional
+        ``h_tm1`` as the recurrent weights see it (e.g. with recurrent dropout
+        applied); the blend with ``z`` always uses the plain ``h_tm1``.
 
     Returns
     -------
@@ -70,10 +73,11 @@ def gru_step(xw_t, h_tm1, U, act="tanh", inner_act="hard_sigmoid"):
     """
     act, inner_act = activation(act), activation(inner_act)
     units = U.shape[0]
-    hu = pt.dot(h_tm1, U[:, :2 * units])  # z and r see the plain h_tm1: one matmul for both
+    h_in = h_tm1 if h_in is None else h_in
+    hu = pt.dot(h_in, U[:, :2 * units])  # z and r see the same h: one matmul for both
     z = inner_act(_gate_slice(xw_t, 0, units) + _gate_slice(hu, 0, units))
     r = inner_act(_gate_slice(xw_t, 1, units) + _gate_slice(hu, 1, units))
-    hh = act(_gate_slice(xw_t, 2, units) + pt.dot(r * h_tm1, U[:, 2 * units:]))
+    hh = act(_gate_slice(xw_t, 2, units) + pt.dot(r * h_in, U[:, 2 * units:]))
     return z * h_tm1 + (1 - z) * hh
 
 

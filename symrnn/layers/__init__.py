@@ -9,11 +9,13 @@ from .core import Activation, Add, Dense, Embedding, Flatten, TimeDistributed, m
 from .fitting import History
 from .models import Input, InputLayer, Model, Sequential
 from .noise import BatchNormalization, Dropout
-from .recurrent import Recurrent, SimpleRNN
+from .recurrent import GRU, LSTM, Recurrent, SimpleRNN
 from .saving import layer_classes, load_model
+from .wrappers import Bidirectional
 
 __all__ = [
-    "Activation", "Add", "BatchNormalization", "Dense", "Dropout", "Embedding", "Flatten",
-    "History", "Input", "InputLayer", "KTensor", "Layer", "Model", "Recurrent", "Sequential",
-    "SimpleRNN", "TimeDistributed", "Updates", "layer_classes", "load_model", "merge",
+    "Activation", "Add", "BatchNormalization", "Bidirectional", "Dense", "Dropout", "Embedding",
+    "Flatten", "GRU", "History", "Input", "InputLayer", "KTensor", "LSTM", "Layer", "Model",
+    "Recurrent", "Sequential", "SimpleRNN", "TimeDistributed", "Updates", "layer_classes",
+    "load_model", "merge",
 ]

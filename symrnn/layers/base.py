@@ -99,7 +99,7 @@ class Layer:
     input_dtype = None   # dtype of an Input this layer creates in a Sequential (None: float)
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
-                 batch_input_shape=None, seed=None):
+                 batch_input_shape=None, batch_size=None, seed=None):
         self.name = name or unique_name(type(self).__name__.lower())
         self.trainable, self.dtype, self.seed = trainable, dtype, seed
         self.rng = np.random.default_rng(seed)  # initial weights (and masks) from here
@@ -112,6 +112,11 @@ class Layer:
             self.batch_input_shape = (None,) + tuple(input_shape)
         else:
             self.batch_input_shape = None
+        if batch_size is not None:   # Keras' batch_size=: a fixed batch (stateful RNNs need one)
+            if self.batch_input_shape is None:
+                raise ConfigError(f"{self.name}: batch_size= needs an input shape too "
+                                  "(input_shape=..., or batch_input_shape=(batch, ...))")
+            self.batch_input_shape = (int(batch_size),) + self.batch_input_shape[1:]
 
     # -- parameters -------------------------------------------------------
     def add_weight(self, name, shape, init, trainable=True):

@@ -114,7 +114,9 @@ class Embedding(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.pop("batch_input_shape", None)  # input_length says it
+        batch_shape = config.pop("batch_input_shape", None)  # input_length says the rest
+        if batch_shape and batch_shape[0] is not None:
+            config["batch_size"] = batch_shape[0]
         return {**config, "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "input_length": self.input_length,
                 "init": self.init if isinstance(self.init, str) else None}

@@ -3,7 +3,7 @@
 Arrays are checked once per call (shapes against the model's static shapes,
 dtypes, finite values) and then fed batch by batch to functions compiled
 through :mod:`symrnn.training`. The batch dim is dynamic, so the last,
-partial batch is used too.
+partial batch is used too (not with a fixed batch size, see :mod:`.stateful`).
 """
 import numpy as np
 import pytensor.tensor as pt
@@ -14,6 +14,7 @@ from ..errors import ConfigError, ShapeError
 from ..optimizers import get_optimizer
 from ..training import compile_function, train_function
 from .base import as_list
+from .stateful import check_batches, check_shuffle
 
 SPARSE = {"sparse_categorical_crossentropy"}
 
@@ -77,8 +78,9 @@ def train_fn(model):
 def eval_fn(model):
     _require_compiled(model)
     if "eval" not in model._functions:
-        inputs, total, per_output, _ = _loss_graph(model, training=False)
-        model._functions["eval"] = compile_function(inputs, [total] + per_output, backend=model.backend)
+        inputs, total, per_output, extra = _loss_graph(model, training=False)  # extra: stateful states
+        model._functions["eval"] = compile_function(inputs, [total] + per_output, updates=extra,
+                                                    backend=model.backend)
     return model._functions["eval"]
 
 
@@ -86,8 +88,8 @@ def predict_fn(model, backend=None):
     backend = backend if backend is not None else getattr(model, "backend", None)
     key = ("predict", backend)
     if key not in model._functions:
-        inputs, outputs, _ = model.build_graph(training=False)
-        model._functions[key] = compile_function(inputs, outputs, backend=backend)
+        inputs, outputs, extra = model.build_graph(training=False)
+        model._functions[key] = compile_function(inputs, outputs, updates=extra, backend=backend)
     return model._functions[key]
 
 
@@ -120,7 +122,7 @@ def _check_array(arr, shape, dtype, label):
 
 def check_inputs(model, x):
     arrays = _as_arrays(x, len(model.inputs), "input")
-    return [_check_array(a, t.shape, t.dtype, f"input {t.name or i}")
+    return [_check_array(a, (None,) + t.shape[1:], t.dtype, f"input {t.name or i}")
             for i, (a, t) in enumerate(zip(arrays, model.inputs))]
 
 
@@ -129,12 +131,12 @@ def check_targets(model, y):
     checked = []
     for a, t, name, out_name in zip(arrays, model.outputs, model.loss_names, model.output_names):
         if name in SPARSE:
-            arr = _check_array(a, t.shape[:-1], "int64", f"target for {out_name}")
+            arr = _check_array(a, (None,) + t.shape[1:-1], "int64", f"target for {out_name}")
             if arr.size and (arr.min() < 0 or arr.max() >= t.shape[-1]):
                 raise ShapeError(f"target for {out_name}: ids must be in [0, {t.shape[-1]}), "
                                  f"got {arr.min()}..{arr.max()}")
         else:
-            arr = _check_array(a, t.shape, t.dtype, f"target for {out_name}")
+            arr = _check_array(a, (None,) + t.shape[1:], t.dtype, f"target for {out_name}")
         checked.append(arr)
     return checked
 
@@ -194,6 +196,10 @@ def fit(model, x, y, batch_size=32, epochs=1, shuffle=True, validation_split=0.0
     if validation_data is not None:
         val = check_inputs(model, validation_data[0]) + check_targets(model, validation_data[1])
         _check_lengths(val)
+    shuffle = check_shuffle(model, shuffle)
+    batch_size = check_batches(model, len(arrays[0]), batch_size)
+    if val is not None:
+        check_batches(model, len(val[0]), batch_size, "validation samples")
     rng, fn, history = np.random.default_rng(seed), train_fn(model), History()
     n = len(arrays[0])
     for epoch in range(int(epochs)):
@@ -211,7 +217,7 @@ def fit(model, x, y, batch_size=32, epochs=1, shuffle=True, validation_split=0.0
 def evaluate(model, x, y, batch_size=32):
     """Mean loss in inference mode: a float, or [total, *per_output] for several outputs."""
     arrays = check_inputs(model, x) + check_targets(model, y)
-    _check_lengths(arrays)
+    batch_size = check_batches(model, _check_lengths(arrays), batch_size)
     values = _run(eval_fn(model), arrays, int(batch_size))
     return float(values[0]) if len(model.outputs) == 1 else [float(v) for v in values]
 
@@ -220,6 +226,7 @@ def predict(model, x, batch_size=32, backend=None):
     """Outputs for ``x`` in inference mode, batch by batch (a list for several outputs)."""
     arrays = check_inputs(model, x)
     n = _check_lengths(arrays)
+    batch_size = check_batches(model, n, batch_size)
     fn, chunks = predict_fn(model, backend), []
     for idx in _batches(n, int(batch_size)):
         chunks.append(fn(*[a[idx] for a in arrays]))

@@ -21,9 +21,10 @@ from .base import KTensor, Layer, Node, Updates, as_list, unique_name
 class InputLayer(Layer):
     """The layer behind :func:`Input`: no parameters, only a shape and dtype."""
 
-    def __init__(self, shape, dtype=None, name=None, **kwargs):
+    def __init__(self, shape, dtype=None, name=None, batch_size=None, **kwargs):
         super().__init__(name=name or unique_name("input"), **kwargs)
-        self.shape, self.dtype = (None,) + tuple(shape), str(dtype or "float64")
+        batch = None if batch_size is None else int(batch_size)
+        self.shape, self.dtype = (batch,) + tuple(shape), str(dtype or "float64")
         self.built = True
         node = Node(self, [], {})
         node.multi_input = False
@@ -31,15 +32,17 @@ class InputLayer(Layer):
         self.inbound_nodes.append(node)
 
     def get_config(self):
-        return {"name": self.name, "shape": list(self.shape[1:]), "dtype": self.dtype}
+        return {"name": self.name, "shape": list(self.shape[1:]), "dtype": self.dtype,
+                "batch_size": self.shape[0]}
 
 
-def Input(shape, dtype=None, name=None):
+def Input(shape, dtype=None, name=None, batch_size=None):
     """A symbolic model input of per-sample ``shape`` (the batch dim is added).
 
     ``dtype`` defaults to float64; use an integer dtype for ids fed to an Embedding.
+    ``batch_size`` fixes the batch dim (stateful recurrent layers need it).
     """
-    return InputLayer(shape, dtype, name=name).inbound_nodes[0].outputs[0]
+    return InputLayer(shape, dtype, name=name, batch_size=batch_size).inbound_nodes[0].outputs[0]
 
 
 def topo_nodes(outputs):
@@ -160,6 +163,12 @@ class Model:
     def predict(self, x, batch_size=32, backend=None):
         return fitting.predict(self, x, batch_size, backend)
 
+    def reset_states(self):
+        """Zero the carried states of every stateful layer (Keras' ``reset_states``)."""
+        for layer in self.layers:
+            if hasattr(layer, "reset_states"):
+                layer.reset_states()
+
     def summary(self, print_fn=print):
         summary.print_summary(self, print_fn)
 
@@ -208,7 +217,8 @@ class Sequential(Model):
             if layer.batch_input_shape is None:
                 raise ConfigError(f"the first layer ({layer.name}) needs its input shape: "
                                   "pass input_shape=(...), or input_dim=/input_length=")
-            x = Input(layer.batch_input_shape[1:], dtype=layer.input_dtype or layer.dtype)
+            x = Input(layer.batch_input_shape[1:], dtype=layer.input_dtype or layer.dtype,
+                      batch_size=layer.batch_input_shape[0])
             self.inputs = [x]
             out = layer(x)
         else:

@@ -19,14 +19,24 @@ layer only declares its gate count, state count and step:
 28
 """
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 
 from ..cells import activation as get_activation, simple_step
 from ..errors import ConfigError, ShapeError
+from ..gated import gru_step, lstm_bias_init, lstm_step
 from ..params import init_array
 from ..recurrent import loop
+from ..training import clip_gradient
 from .base import Layer, as_list
 from .core import _name_of
+
+
+def _rate(value, name):
+    value = float(value)
+    if not 0.0 <= value < 1.0:
+        raise ConfigError(f"{name} must be in [0, 1), got {value}")
+    return value
 
 
 def _per_gate(init, n_gates):
@@ -60,6 +70,21 @@ class Recurrent(Layer):
         As in Keras; ``unroll`` uses the python-unrolled loop (needs a static T).
     input_dim, input_length :
         Keras 1 way to give a first layer its (input_length, input_dim) input shape.
+    stateful : bool
+        Keep each batch row's final states in (non-trainable, unsaved) shared
+        variables and start the next batch from them; needs a fixed batch size
+        (``batch_input_shape=(B, T, F)`` or ``batch_size=B`` on the first
+        layer). :meth:`reset_states` sets them back to zeros.
+    dropout, recurrent_dropout : float
+        Fraction of inputs / of the recurrent state dropped in training, with
+        one mask per sequence (the same at every step), drawn from this
+        layer's shared RNG; off in inference. Keras 1 names: ``dropout_W``,
+        ``dropout_U``.
+    grad_clip : float, optional
+        Clip the gradient flowing back through every carried state at each
+        step to ``[-grad_clip, grad_clip]`` (the forward pass is unchanged).
+    truncate_gradient : int
+        Backpropagate through at most this many steps (``-1``: all).
     """
 
     n_gates, n_states = 1, 1
@@ -68,10 +93,20 @@ class Recurrent(Layer):
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
                  return_sequences=False, return_state=False, go_backwards=False, unroll=False,
                  input_dim=None, input_length=None, step=None, n_gates=None, n_states=None,
-                 **kwargs):
+                 stateful=False, dropout=0.0, recurrent_dropout=0.0, dropout_W=None,
+                 dropout_U=None, grad_clip=None, truncate_gradient=-1, **kwargs):
         if input_dim is not None:
             kwargs.setdefault("input_shape", (input_length, input_dim))
         super().__init__(**kwargs)
+        self.dropout = _rate(dropout if dropout_W is None else dropout_W, "dropout")
+        self.recurrent_dropout = _rate(recurrent_dropout if dropout_U is None else dropout_U,
+                                       "recurrent_dropout")
+        if grad_clip is not None and not float(grad_clip) > 0:
+            raise ConfigError(f"grad_clip must be a positive number (or None), got {grad_clip!r}")
+        self.grad_clip = None if grad_clip is None else float(grad_clip)
+        self.truncate_gradient = int(truncate_gradient)
+        self.stateful, self.states = bool(stateful), []
+        self.rng_var = pytensor.shared(np.random.default_rng(self.seed), name=f"{self.name}.rng")
         if int(units) <= 0:
             raise ConfigError(f"{type(self).__name__} units must be positive, got {units}")
         self.units = int(units)
@@ -103,25 +138,92 @@ class Recurrent(Layer):
         self.W_x = self.add_weight("W_x", (input_shape[-1], width), _per_gate(self.init, self.n_gates))
         self.W_h = self.add_weight("W_h", (self.units, width), _per_gate(self.inner_init, self.n_gates))
         self.b = self.add_weight("b", (width,), "zeros")
+        if self.stateful:
+            self._build_states(input_shape[0])
+
+    def _build_states(self, batch_size):
+        if batch_size is None:
+            raise ConfigError(
+                f"{self.name} is stateful, so it needs a fixed batch size: give the model's "
+                "first layer batch_input_shape=(batch, timesteps, features) (or batch_size=batch; "
+                "for an Embedding: batch_size= with input_length=), and feed batches of exactly "
+                "that many rows")
+        # Not parameters: not trained, not counted by summary(), not saved.
+        self.states = [pytensor.shared(np.zeros((batch_size, self.units), dtype=self.dtype),
+                                       name=f"{self.name}.state_{i}") for i in range(self.n_states)]
+
+    def reset_states(self):
+        """Set the carried states of a stateful layer back to zeros."""
+        for state in self.states:
+            state.set_value(np.zeros_like(state.get_value(borrow=True)))
 
     def call(self, x, training=False, initial_state=None):
+        in_mask, rec_mask = self._dropout_masks(x, training)
+        if in_mask is not None:
+            x = x * in_mask[:, None, :]             # one mask per sequence, every step
         xw = pt.dot(x, self.W_x) + self.b           # [B, T, G*U]: all steps at once
         states0 = self._initial_states(x, initial_state)
-        step = self._as_list_step(self.step_function())
-        stacked = loop(step, [xw.dimshuffle(1, 0, 2)], states0, self.recurrent_params(),
-                       go_backwards=self.go_backwards, unroll=self.unroll)  # each [T, B, U]
+        non_seqs = self.recurrent_params() + ([] if rec_mask is None else [rec_mask])
+        stacked = loop(self._loop_step(rec_mask is not None), [xw.dimshuffle(1, 0, 2)], states0,
+                       non_seqs, go_backwards=self.go_backwards, unroll=self.unroll,
+                       truncate_gradient=self.truncate_gradient)  # each [T, B, U]
+        if self.stateful and initial_state is None:
+            for state, seq in zip(self.states, stacked):
+                self.add_update(state, seq[-1])     # the next batch starts here
         h_seq = stacked[0]
         output = h_seq.dimshuffle(1, 0, 2) if self.return_sequences else h_seq[-1]
         if self.return_state:
             return [output] + [s[-1] for s in stacked]
         return output
 
-    def _as_list_step(self, step):
-        if self.n_states == 1:
-            return step
-        return lambda *args: list(step(*args))
+    # -- the step inside the loop ----------------------------------------------
+    def cell(self, xw_t, states_tm1, params, rec_mask=None):
+        """New state(s) from one step of the cell; ``rec_mask`` drops out ``h_tm1``
+        where it meets the recurrent weights (enough for cells whose ``h_tm1``
+        enters only through ``h_tm1 . W_h``; GRU overrides this)."""
+        states_tm1 = list(states_tm1)
+        if rec_mask is not None:
+            states_tm1[0] = states_tm1[0] * rec_mask
+        return self.step_function()(xw_t, *states_tm1, *params)
+
+    def _loop_step(self, has_mask):
+        n_states, n_params, clip = self.n_states, len(self.recurrent_params()), self.grad_clip
+
+        def step(xw_t, *args):
+            states = list(args[:n_states])
+            params = list(args[n_states:n_states + n_params])
+            rec_mask = args[n_states + n_params] if has_mask else None
+            if clip is not None:
+                states = [clip_gradient(s, clip) for s in states]  # tame exploding messages
+            new = self.cell(xw_t, states, params, rec_mask)
+            return list(new) if n_states > 1 else new
+        return step
+
+    def one_step(self, x_t, states_tm1):
+        """Inference step on one time slice ``x_t`` (B, F): the new states, ``h`` first."""
+        xw_t = pt.dot(x_t, self.W_x) + self.b
+        new = self.cell(xw_t, states_tm1, self.recurrent_params())
+        return list(new) if self.n_states > 1 else [new]
+
+    def _dropout_masks(self, x, training):
+        """(input mask (B, F) or None, recurrent mask (B, U) or None), scaled by 1/keep."""
+        if not training or (self.dropout == 0.0 and self.recurrent_dropout == 0.0):
+            return None, None
+        rng, masks = self.latest(self.rng_var), []
+        for rate, width in ((self.dropout, x.shape[2]), (self.recurrent_dropout, self.units)):
+            if rate == 0.0:
+                masks.append(None)
+                continue
+            keep = 1.0 - rate
+            rng, bits = pt.random.bernoulli(keep, size=(x.shape[0], width), rng=rng,
+                                            return_next_rng=True)
+            masks.append(pt.cast(bits, self.dtype) / np.asarray(keep, dtype=self.dtype))
+        self.add_update(self.rng_var, rng)          # a fresh mask for the next call
+        return masks[0], masks[1]
 
     def _initial_states(self, x, initial_state):
+        if initial_state is None and self.stateful:
+            return [self.latest(state) for state in self.states]
         if initial_state is None:
             zeros = pt.zeros((x.shape[0], self.units), dtype=self.dtype)
             return [zeros] * self.n_states
@@ -145,7 +247,10 @@ class Recurrent(Layer):
                 "init": self.init if isinstance(self.init, str) else None,
                 "inner_init": self.inner_init if isinstance(self.inner_init, str) else None,
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
-                "go_backwards": self.go_backwards, "unroll": self.unroll}
+                "go_backwards": self.go_backwards, "unroll": self.unroll,
+                "stateful": self.stateful, "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout, "grad_clip": self.grad_clip,
+                "truncate_gradient": self.truncate_gradient}
 
 
 class SimpleRNN(Recurrent):
@@ -158,3 +263,76 @@ class SimpleRNN(Recurrent):
     def step_function(self):
         act = self.act
         return lambda xw_t, h_tm1, W_h: simple_step(xw_t, h_tm1, W_h, act)
+
+
+class _Gated(Recurrent):
+    """Shared arguments of GRU and LSTM: Keras 1 ``inner_activation`` (Keras 2
+    ``recurrent_activation``), default ``hard_sigmoid``."""
+
+    def __init__(self, units, inner_activation=None, recurrent_activation="hard_sigmoid", **kwargs):
+        super().__init__(units, **kwargs)
+        gate_act = inner_activation or recurrent_activation
+        self.inner_activation, self.inner_act = _name_of(gate_act), get_activation(gate_act)
+
+    def get_config(self):
+        return {**super().get_config(), "inner_activation": self.inner_activation}
+
+
+class GRU(_Gated):
+    """Keras 1 GRU: gates (z, r, h) in ``W_x`` (F, 3H), ``W_h`` (H, 3H), ``b`` (3H,).
+
+    ``h_t = z * h_tm1 + (1 - z) * act(x_h + (r * h_tm1) . U_h)``, see
+    :func:`symrnn.gated.gru_step`. Parameters: ``3 * (F*H + H*H + H)``.
+
+    >>> import pytensor.tensor as pt
+    >>> gru = GRU(4)
+    >>> _ = gru(pt.tensor3("x"), input_shape=(None, 5, 3))
+    >>> gru.count_params()  # 3 * (3*4 + 4*4 + 4)
+    96
+    """
+
+    n_gates, n_states = 3, 1
+
+    def step_function(self):
+        act, inner_act = self.act, self.inner_act
+        return lambda xw_t, h_tm1, U: gru_step(xw_t, h_tm1, U, act, inner_act)
+
+    def cell(self, xw_t, states_tm1, params, rec_mask=None):
+        # recurrent dropout only where h_tm1 meets U; the blend keeps the plain h_tm1
+        [h_tm1], [U] = states_tm1, params
+        h_in = None if rec_mask is None else h_tm1 * rec_mask
+        return gru_step(xw_t, h_tm1, U, self.act, self.inner_act, h_in=h_in)
+
+
+class LSTM(_Gated):
+    """Keras 1 LSTM: gates (i, f, c, o) in ``W_x`` (F, 4H), ``W_h`` (H, 4H), ``b`` (4H,).
+
+    Carries two states, ``h`` (the output) and the cell ``c``; the forget-gate
+    bias starts at 1 (Keras' ``unit_forget_bias``/``forget_bias_init='one'``)
+    so the cell remembers by default. Parameters: ``4 * (F*H + H*H + H)``.
+
+    >>> import pytensor.tensor as pt
+    >>> lstm = LSTM(64)
+    >>> _ = lstm(pt.tensor3("x"), input_shape=(None, 8, 64))
+    >>> lstm.count_params(), lstm.b.get_value()[64:66].tolist()
+    (33024, [1.0, 1.0])
+    """
+
+    n_gates, n_states = 4, 2
+
+    def __init__(self, units, unit_forget_bias=True, forget_bias_init=None, **kwargs):
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = unit_forget_bias if forget_bias_init is None \
+            else forget_bias_init in ("one", "ones")
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.unit_forget_bias:
+            self.b.set_value(lstm_bias_init(self.units, self.dtype))
+
+    def step_function(self):
+        act, inner_act = self.act, self.inner_act
+        return lambda xw_t, h_tm1, c_tm1, U: lstm_step(xw_t, h_tm1, c_tm1, U, act, inner_act)
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

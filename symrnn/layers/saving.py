@@ -14,11 +14,12 @@ WEIGHTS_FORMAT, MODEL_FORMAT = "symrnn-weights", "symrnn-model"
 
 
 def layer_classes():
-    """Layer classes a saved model may name; pass ``custom_objects`` for others (GRU, LSTM...)."""
-    from . import core, noise, recurrent
+    """Layer classes a saved model may name; pass ``custom_objects`` for others."""
+    from . import core, noise, recurrent, wrappers
     from .models import InputLayer
     classes = (core.Dense, core.Activation, core.Flatten, core.Embedding, core.TimeDistributed,
-               core.Add, noise.Dropout, noise.BatchNormalization, recurrent.SimpleRNN, InputLayer)
+               core.Add, noise.Dropout, noise.BatchNormalization, recurrent.SimpleRNN,
+               recurrent.GRU, recurrent.LSTM, wrappers.Bidirectional, InputLayer)
     return {cls.__name__: cls for cls in classes}
 
 
