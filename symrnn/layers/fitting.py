@@ -185,11 +185,76 @@ def _split(arrays, validation_split):
     return [a[:-n_val] for a in arrays], [a[-n_val:] for a in arrays]  # Keras: the last samples
 
 
-def fit(model, x, y, batch_size=32, epochs=1, shuffle=True, validation_split=0.0,
-        validation_data=None, verbose=1, seed=None):
+def is_batch_source(x):
+    """True for an iterator/generator of ``(x_batch, y_batch)`` (e.g. a BatchMixer)."""
+    return hasattr(x, "__next__")
+
+
+def _steps(source, steps_per_epoch):
+    if steps_per_epoch is None:
+        if not hasattr(source, "__len__"):
+            raise ConfigError("fit on a generator needs steps_per_epoch=N (batches per epoch); "
+                              "this source has no len() to take it from")
+        steps_per_epoch = len(source)
+    if int(steps_per_epoch) <= 0:
+        raise ConfigError(f"steps_per_epoch must be positive, got {steps_per_epoch}")
+    return int(steps_per_epoch)
+
+
+def _run_source(model, fn, source, steps, bar=None):
+    """Like :func:`_run`, but each batch comes from ``source`` and is checked as it arrives
+    (every batch is new data, so there is no once-per-fit shortcut)."""
+    sums, seen = None, 0
+    for _ in range(steps):
+        try:
+            xb, yb = next(source)
+        except StopIteration:
+            break  # a finite source ends the epoch early
+        arrays = check_inputs(model, xb) + check_targets(model, yb)
+        rows = _check_lengths(arrays)
+        values = np.array([float(v) for v in fn(*arrays)])
+        sums = values * rows if sums is None else sums + values * rows
+        seen += rows
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{sums[0] / seen:.4f}")
+    if seen == 0:
+        raise ShapeError("the batch source yielded no batches; check that it is not exhausted")
+    return sums / seen
+
+
+def _fit_source(model, source, epochs, steps_per_epoch, validation_data, verbose):
+    steps, fn, history = _steps(source, steps_per_epoch), train_fn(model), History()
+    val = None
+    if validation_data is not None:
+        val = check_inputs(model, validation_data[0]) + check_targets(model, validation_data[1])
+        _check_lengths(val)
+    for epoch in range(int(epochs)):
+        with tqdm(total=steps, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch",
+                  disable=not verbose, leave=True) as bar:
+            logs = _logs(model, _run_source(model, fn, source, steps, bar))
+            if val is not None:
+                logs.update(_logs(model, _run(eval_fn(model), val, 256), "val_"))
+            bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
+        history.append(epoch, logs)
+    return history
+
+
+def fit(model, x, y=None, batch_size=32, epochs=1, shuffle=True, validation_split=0.0,
+        validation_data=None, verbose=1, seed=None, steps_per_epoch=None):
+    """Train on arrays ``(x, y)``, or on a source of batches: ``fit(mixer, epochs=...)``
+    where ``x`` yields ``(x_batch, y_batch)`` and ``y`` is None (Keras' fit_generator)."""
     _require_compiled(model)
     if int(batch_size) <= 0 or int(epochs) < 0:
         raise ConfigError(f"batch_size must be positive and epochs >= 0, got {batch_size}, {epochs}")
+    if is_batch_source(x):
+        if y is not None:
+            raise ConfigError("x is a source of (x, y) batches, so y must be None")
+        if validation_split:
+            raise ConfigError("validation_split needs arrays; pass validation_data=(x_val, y_val)")
+        return _fit_source(model, x, epochs, steps_per_epoch, validation_data, verbose)
+    if y is None:
+        raise ConfigError("fit needs targets y (or x must be a generator of (x, y) batches)")
     arrays = check_inputs(model, x) + check_targets(model, y)
     _check_lengths(arrays)
     arrays, val = _split(arrays, validation_split)
