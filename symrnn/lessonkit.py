@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from .data import Vocab, load_corpus
 
-__all__ = ["lesson_parser", "parse_lesson_args", "load_lesson_corpus"]
+__all__ = ["lesson_parser", "parse_lesson_args", "load_lesson_corpus", "fit_epochs"]
 
 
 def lesson_parser(doc: str) -> argparse.ArgumentParser:
@@ -60,3 +61,29 @@ def load_lesson_corpus(args: argparse.Namespace, quick_chars: int = 20_000):
     if args.quick:
         text = text[:quick_chars]
     return text, Vocab.from_text(text)
+
+
+def fit_epochs(model, x, y, epochs, batch_size=64, seed=42):
+    """Fit ``model`` one epoch at a time, printing each epoch's losses and wall time.
+
+    One ``fit(epochs=1)`` call per epoch so a long run shows progress line by
+    line (the optimizer's state carries over between calls); epoch ``e``
+    shuffles with seed ``seed + e``. The first epoch's time includes compiling.
+
+    Returns
+    -------
+    list of dict
+        The logs of each epoch: ``"loss"`` and, for several outputs, one
+        ``"<output>_loss"`` per output.
+    """
+    logs = []
+    for epoch in range(int(epochs)):
+        start = time.perf_counter()
+        history = model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, seed=seed + epoch)
+        seconds = time.perf_counter() - start
+        epoch_logs = {k: v[-1] for k, v in history.history.items()}
+        parts = [f"loss {epoch_logs['loss']:.4f}"] + [
+            f"{k[:-5]} {v:.3f}" for k, v in epoch_logs.items() if k != "loss"]
+        print(f"epoch {epoch + 1}/{epochs}: {', '.join(parts)} ({seconds:.1f} s)", flush=True)
+        logs.append(epoch_logs)
+    return logs

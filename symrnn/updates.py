@@ -22,6 +22,16 @@ def sgd(grads, params, lr):
     return OrderedDict((p, p - lr * g) for p, g in zip(params, grads))
 
 
+def _typed(dtype, *values):
+    """Python float hyper-parameters as constants of ``dtype``.
+
+    Under floatX=float64 a bare python float is a float64 constant, which
+    upcasts float32 expressions and makes the update's type differ from its
+    shared variable (pytensor then refuses the updates dict).
+    """
+    return [np.asarray(v, dtype=dtype) for v in values]
+
+
 def _zeros_like(p, name):
     value = p.get_value(borrow=True)
     return pytensor.shared(np.zeros(value.shape, dtype=value.dtype), name=f"{p.name}.{name}")
@@ -31,6 +41,7 @@ def momentum(grads, params, lr, momentum=0.9, nesterov=False):
     """SGD with (optionally Nesterov) momentum, Keras' formulation."""
     updates = OrderedDict()
     for p, g in zip(params, grads):
+        (momentum,) = _typed(p.dtype, momentum)
         v = _zeros_like(p, "velocity")
         v_new = momentum * v - lr * g
         updates[v] = v_new
@@ -42,6 +53,7 @@ def adam(grads, params, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
     """Adam with bias correction folded into the step size (Keras' form)."""
     updates = OrderedDict()
     dtype = params[0].dtype if params else "float64"
+    beta_1, beta_2, epsilon = _typed(dtype, beta_1, beta_2, epsilon)
     t_prev = pytensor.shared(np.asarray(0, dtype=dtype), name="adam.t")
     t = t_prev + 1
     lr_t = lr * pt.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
@@ -59,6 +71,7 @@ def rmsprop(grads, params, lr=0.001, rho=0.9, epsilon=1e-7):
     """Divide the step by a running RMS of recent gradients."""
     updates = OrderedDict()
     for p, g in zip(params, grads):
+        rho, epsilon = _typed(p.dtype, rho, epsilon)
         acc = _zeros_like(p, "rms")
         acc_new = rho * acc + (1 - rho) * pt.sqr(g)
         updates[acc] = acc_new
@@ -70,6 +83,7 @@ def adagrad(grads, params, lr=0.01, epsilon=1e-7):
     """Per-weight step sizes shrinking with the sum of squared gradients."""
     updates = OrderedDict()
     for p, g in zip(params, grads):
+        (epsilon,) = _typed(p.dtype, epsilon)
         acc = _zeros_like(p, "adagrad")
         acc_new = acc + pt.sqr(g)
         updates[acc] = acc_new
@@ -91,4 +105,4 @@ def clip_by_global_norm(grads, max_norm):
 
 def clip_by_value(grads, limit):
     """Clip every gradient entry to ``[-limit, limit]``."""
-    return [pt.clip(g, -limit, limit) for g in grads]
+    return [pt.clip(g, *_typed(g.dtype, -limit, limit)) for g in grads]

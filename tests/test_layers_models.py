@@ -240,3 +240,20 @@ def test_layers_package_never_calls_pytensor_directly():
         text = path.read_text()
         for banned in ("pytensor.scan", "pytensor.grad", "pytensor.function", "theano"):
             assert banned not in text, f"{path.name} contains {banned}"
+
+
+def test_shared_output_layer_reports_one_loss_per_output():
+    """One Dense applied at two places: two outputs, two distinct loss keys."""
+    a, b = Input((3,)), Input((3,))
+    out = Dense(2, name="shared_out", seed=0)
+    model = Model([a, b], [out(a), out(b)])
+    assert model.output_names == ["shared_out_1", "shared_out_2"]
+    model.compile(SGD(lr=0.0), "mse", backend="py")
+    rng = np.random.default_rng(1)
+    xs = [rng.normal(size=(6, 3)), rng.normal(size=(6, 3))]
+    ys = [np.zeros((6, 2)), np.ones((6, 2))]
+    hist = model.fit(xs, ys, batch_size=6, epochs=1, verbose=0, shuffle=False).history
+    assert set(hist) == {"loss", "shared_out_1_loss", "shared_out_2_loss"}
+    W, bias = out.get_weights()
+    expect = [np.mean((x @ W + bias - y) ** 2) for x, y in zip(xs, ys)]
+    assert [hist["shared_out_1_loss"][0], hist["shared_out_2_loss"][0]] == pytest.approx(expect)

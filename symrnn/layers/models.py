@@ -126,8 +126,14 @@ class Model:
 
     @property
     def output_names(self):
+        # One layer applied several times (the lesson's shared dense_out) gives several
+        # outputs with one layer name: number them by occurrence so each loss keeps its key.
         names = [t.node.layer.name for t in self.outputs]
-        return [n if names.count(n) == 1 else f"{n}_{t.index}" for n, t in zip(names, self.outputs)]
+        seen, result = {}, []
+        for n in names:
+            seen[n] = seen.get(n, 0) + 1
+            result.append(n if names.count(n) == 1 else f"{n}_{seen[n]}")
+        return result
 
     # -- graphs -----------------------------------------------------------
     def build_graph(self, training):
