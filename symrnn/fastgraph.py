@@ -13,7 +13,8 @@ times ``W_x`` computes, so both input forms give the same loss and the same
 gradients. How integer ids are projected is a speed choice
 (:func:`choose_projection`): a row lookup, whose gradient is a scatter-add
 into the rows used, or a one-hot matmul built inside the graph, whose
-gradient is one dense GEMM. Below :data:`ONEHOT_MAX_VOCAB` the GEMM wins.
+gradient is one dense GEMM. Which wins depends on the backend and the
+vocabulary size (:data:`ONEHOT_MAX_VOCAB`).
 
 Reductions stay in the weights' dtype (:func:`same_dtype_sums`): PyTensor
 accumulates float32 sums in float64 by default, which costs a cast per
@@ -46,6 +47,7 @@ from pytensor.graph.traversal import graph_inputs
 from pytensor.tensor.math import Sum
 
 from . import losses, updates
+from .backend import check_backend
 from .cells import activation, simple_step
 from .errors import ConfigError, ShapeError
 from .recurrent import loop
@@ -53,24 +55,35 @@ from .training import compile_function
 
 INPUT_KINDS = ("ids", "onehot")
 PROJECTIONS = ("auto", "lookup", "onehot")
-# Integer ids are expanded to one-hot rows in the graph up to this vocabulary size.
-# Measured (numba, float32, H=256, 2560 ids per step, projection forward + dW_x):
-# see ONEHOT_MEASUREMENT below; the one-hot GEMM costs O(V) per id, the lookup's
-# scatter-add O(1), so the lookup wins for large vocabularies (word models).
-ONEHOT_MAX_VOCAB = 512
+# Largest vocabulary for which "auto" expands integer ids to one-hot rows, per backend.
+# Measured on 2 shared cores, float32, H=256, T*B = 40*64 ids, projection forward + dW_x
+# (ms per call, lookup / one-hot):
+#   numba:  V=86  2.3 / 9.1    V=512  4.1 / 55    V=2048  3.2 / 270
+#   c:      V=86 21.6 / 10.7   V=512 16.1 / 38
+# Numba's scatter-add loop is cheap, so the lookup always wins there (and the whole
+# numba train step at V=86 confirms it: 20.5k vs 19.2k chars/s). PyTensor's C
+# AdvancedIncSubtensor1 is slow, so the GEMM wins on C up to roughly V ~ 200.
+ONEHOT_MAX_VOCAB = {"numba": 0, "c": 200, "py": 0, "jax": 0}
+ONEHOT_MAX_VOCAB_DEFAULT = 0
 
 
-def choose_projection(vocab_size, projection="auto"):
+def choose_projection(vocab_size, projection="auto", backend=None):
     """``"onehot"`` or ``"lookup"``: how integer ids become ``x . W_x``.
 
-    >>> choose_projection(86), choose_projection(50_000), choose_projection(86, "lookup")
-    ('onehot', 'lookup', 'lookup')
+    ``"auto"`` picks the one-hot GEMM when ``vocab_size`` is at most
+    ``ONEHOT_MAX_VOCAB[backend]`` (``None``: the default backend).
+
+    >>> choose_projection(86, backend="c"), choose_projection(86, backend="numba")
+    ('onehot', 'lookup')
+    >>> choose_projection(50_000, backend="c"), choose_projection(50_000, "onehot")
+    ('lookup', 'onehot')
     """
     if projection not in PROJECTIONS:
         raise ConfigError(f"projection must be one of {PROJECTIONS}, got {projection!r}")
-    if projection == "auto":
-        return "onehot" if vocab_size <= ONEHOT_MAX_VOCAB else "lookup"
-    return projection
+    if projection != "auto":
+        return projection
+    limit = ONEHOT_MAX_VOCAB.get(check_backend(backend), ONEHOT_MAX_VOCAB_DEFAULT)
+    return "onehot" if vocab_size <= limit else "lookup"
 
 
 def _concrete(projection):
@@ -201,8 +214,8 @@ class FastRNN:
         numpy scalars). :meth:`train_step` and :meth:`fit` check their inputs
         themselves and always call the function trusted.
     projection : {"auto", "lookup", "onehot"}
-        How integer ids are projected (see :func:`choose_projection`); the
-        same loss and gradients either way.
+        How integer ids are projected (see :func:`choose_projection`, which
+        ``"auto"`` asks with this backend); the same loss and gradients either way.
     """
 
     def __init__(self, vocab_size, n_hidden=256, act="relu", dtype="float32", seed=42,
@@ -210,7 +223,7 @@ class FastRNN:
         from .lesson_rnn import lesson_params  # lesson_rnn imports this module too
         self.vocab_size, self.n_hidden, self.dtype = vocab_size, n_hidden, dtype
         self.act, self.inputs, self.backend, self.trust_input = act, inputs, backend, trust_input
-        self.projection = choose_projection(vocab_size, projection)
+        self.projection = choose_projection(vocab_size, projection, backend)
         self.params = lesson_params(vocab_size, n_hidden, np.random.default_rng(seed), dtype)
         self.x, self.y, self.h0, self.lr = declare_batch(inputs, dtype)
         error = batch_error(self.x, self.y, self.h0, self.params, act, self.projection)
