@@ -39,6 +39,7 @@ from functools import cached_property
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile.builders import OpFromGraph
 from pytensor.graph.basic import Constant
 from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.replace import clone_replace
@@ -120,6 +121,26 @@ def output_logits(hs, W_y, b_y):
     return flat.reshape((*[hs.shape[i] for i in range(hs.ndim - 1)], W_y.shape[1]))
 
 
+def _relu_grad_from_output(inputs, outputs, output_grads):
+    return [output_grads[0] * (outputs[0] > 0)]
+
+
+def relu_saving_mask(pre):
+    """``max(pre, 0)`` whose gradient reads the mask off the output (``h > 0``).
+
+    PyTensor's own gradient of ``maximum`` compares the output with its input,
+    so the backward scan recomputes the step's input ``xw_t + h_tm1 . W_h``: one
+    extra GEMM per step. Scan's gradient already swaps the step's output for
+    the saved forward value, so a gradient written in terms of the output costs
+    nothing. Same values except at ``pre == 0`` exactly (mask 0 instead of 1,
+    as :mod:`symrnn.numpy_rnn` does).
+    """
+    template = pre.type()
+    relu = OpFromGraph([template], [pt.maximum(template, 0)],
+                       pullback=_relu_grad_from_output, inline=True, name="relu")
+    return relu(pre)
+
+
 def hoisted_forward(x, h0, params, act="relu", unroll=False, projection="lookup"):
     """Hidden states and logits, time-major; ``params`` in the lesson's order.
 
@@ -128,10 +149,17 @@ def hoisted_forward(x, h0, params, act="relu", unroll=False, projection="lookup"
     """
     W_h, b_h, W_x, b_x, W_y, b_y = params
     xw = project_inputs(x, W_x, b_x + b_h, projection)   # b_h joins b_x: constant per step
-    fn = activation(act)
+    fn = relu_saving_mask if act == "relu" else activation(act)
     step = lambda xw_t, h_tm1, W: simple_step(xw_t, h_tm1, W, act=fn)
     [hs] = loop(step, [xw], [h0], [W_h], unroll=unroll)
     return hs, output_logits(hs, W_y, b_y)
+
+
+def generation_step(x_id, h_tm1, params, act="relu"):
+    """One character: ``(probs [V], h_t [H])`` from an id (0-d int) and ``h_tm1`` [H]."""
+    W_h, b_h, W_x, b_x, W_y, b_y = params
+    h_t = activation(act)(W_x[x_id] + b_x + b_h + pt.dot(h_tm1, W_h))
+    return pt.special.softmax(pt.dot(h_t, W_y) + b_y, axis=-1), h_t
 
 
 def summed_error(zs, targets, projection="lookup"):
@@ -245,11 +273,16 @@ class FastRNN:
 
     @cached_property
     def generate_fn(self):
-        """(id as a 0-d int32 array) -> next-char probabilities [V]; updates :attr:`state`."""
+        """(id as a 0-d int32 array) -> next-char probabilities [V]; updates :attr:`state`.
+
+        One step written out without ``scan`` (a one-step scan costs more in loop
+        machinery than the step's arithmetic); the new state goes back into the
+        shared :attr:`state` through the updates, so nothing but the id crosses
+        the call boundary.
+        """
         x_id = pt.iscalar("x_id")
-        hs, zs = hoisted_forward(x_id[None], self.state, self.params, self.act)
-        probs = pt.special.softmax(zs[0], axis=-1)
-        return compile_function([x_id], probs, updates={self.state: hs[-1]},
+        probs, h_t = generation_step(x_id, self.state, self.params, self.act)
+        return compile_function([x_id], probs, updates={self.state: h_t},
                                 backend=self.backend, trust_input=self.trust_input)
 
     def reset_state(self):
