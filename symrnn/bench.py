@@ -9,7 +9,7 @@ alternating the implementations in one process (A B C A B C ...):
   carried between calls;
 - a FLOP bound: FLOPs per character over this machine's float32 matmul speed at
   the shapes one training step uses, and each implementation's fraction of it;
-- compile time cold (fresh PyTensor compile dir and NUMBA_CACHE_DIR, in a
+- compile time cold (fresh PyTensor base_compiledir and NUMBA_CACHE_DIR, in a
   subprocess) and warm (the same dirs again), time to the first printed loss,
   and peak memory (max RSS of those subprocesses).
 
@@ -380,9 +380,15 @@ def run_probe(args, impl_name, env):
 
 
 def probe_env(cache_dir):
+    """Environment for a probe whose caches all live under ``cache_dir``.
+
+    ``base_compiledir``, not ``compiledir``: PyTensor 3 keeps its Numba cache in
+    ``base_compiledir/numba`` (not in ``NUMBA_CACHE_DIR``), so a fresh
+    ``compiledir`` alone leaves the Numba cache warm.
+    """
     env = dict(os.environ)
     flags = env.get("PYTENSOR_FLAGS", "")
-    env["PYTENSOR_FLAGS"] = ",".join(f for f in [flags, f"compiledir={cache_dir}/pytensor"] if f)
+    env["PYTENSOR_FLAGS"] = ",".join(f for f in [flags, f"base_compiledir={cache_dir}/pytensor"] if f)
     env["NUMBA_CACHE_DIR"] = f"{cache_dir}/numba"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), env.get("PYTHONPATH")]))
@@ -465,7 +471,7 @@ def print_probes(rows, compile_in_process):
     print("\nIn-process build + first call (compile) seconds: " +
           ", ".join(f"{k} {v:.1f}" for k, v in compile_in_process.items()))
     if rows:
-        print("Subprocess probes (fresh compiledir + NUMBA_CACHE_DIR = cold; same dirs = warm):")
+        print("Subprocess probes (fresh base_compiledir + NUMBA_CACHE_DIR = cold; same dirs = warm):")
     for r in rows:
         if "error" in r:
             print(f"  {r['impl']:<14} {r['cache']:<5} failed: {r['error']}")

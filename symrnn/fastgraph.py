@@ -10,7 +10,20 @@ recurrence, the output layer. Only the recurrence needs the loop::
 
 An integer id selects row ``id`` of ``W_x``, which is what a one-hot row
 times ``W_x`` computes, so both input forms give the same loss and the same
-gradients (the lookup's gradient is a scatter-add into the rows used).
+gradients. How integer ids are projected is a speed choice
+(:func:`choose_projection`): a row lookup, whose gradient is a scatter-add
+into the rows used, or a one-hot matmul built inside the graph, whose
+gradient is one dense GEMM. Which wins depends on the backend and the
+vocabulary size (:data:`ONEHOT_MAX_VOCAB`).
+
+On a busy machine, run with ``OPENBLAS_NUM_THREADS=1``: Numba's matmuls call
+the OpenBLAS bundled with scipy, whose threads spin against other processes
+(measured on 2 shared cores: 0.30 s per batch-64 step with 2 threads, 0.006 s
+with 1). Nothing here sets it: thread counts are the caller's choice.
+
+Reductions stay in the weights' dtype (:func:`same_dtype_sums`): PyTensor
+accumulates float32 sums in float64 by default, which costs a cast per
+element and buys nothing measurable at these sizes.
 
 :func:`hoisted_forward` is time-major and works for one sequence
 (``[T]`` ids / ``[T, V]`` one-hot with ``h0`` of shape ``[H]``) and for a
@@ -25,29 +38,84 @@ one-step generation function that carries its hidden state between calls.
 >>> bool(err > 0)
 True
 """
+from contextlib import contextmanager
 from functools import cached_property
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile.builders import OpFromGraph
+from pytensor.graph.basic import Constant
+from pytensor.graph.fg import FunctionGraph
+from pytensor.graph.replace import clone_replace
+from pytensor.graph.rewriting.basic import in2out, node_rewriter
+from pytensor.graph.traversal import graph_inputs
+from pytensor.tensor.math import Sum
 
 from . import losses, updates
+from .backend import check_backend
 from .cells import activation, simple_step
 from .errors import ConfigError, ShapeError
 from .recurrent import loop
 from .training import compile_function
 
 INPUT_KINDS = ("ids", "onehot")
+PROJECTIONS = ("auto", "lookup", "onehot")
+# Largest vocabulary for which "auto" expands integer ids to one-hot rows, per backend.
+# Measured on 2 shared cores, float32, H=256, T*B = 40*64 ids, projection forward + dW_x
+# (ms per call, lookup / one-hot):
+#   numba:  V=86  2.3 / 9.1    V=512  4.1 / 55    V=2048  3.2 / 270
+#   c:      V=86 21.6 / 10.7   V=512 16.1 / 38
+# Numba's scatter-add loop is cheap, so the lookup always wins there (and the whole
+# numba train step at V=86 confirms it: 20.5k vs 19.2k chars/s). PyTensor's C
+# AdvancedIncSubtensor1 is slow, so the GEMM wins on C up to roughly V ~ 200.
+ONEHOT_MAX_VOCAB = {"numba": 0, "c": 200, "py": 0, "jax": 0}
+ONEHOT_MAX_VOCAB_DEFAULT = 0
 
 
-def project_inputs(x, W_x, bias):
+def choose_projection(vocab_size, projection="auto", backend=None):
+    """``"onehot"`` or ``"lookup"``: how integer ids become ``x . W_x``.
+
+    ``"auto"`` picks the one-hot GEMM when ``vocab_size`` is at most
+    ``ONEHOT_MAX_VOCAB[backend]`` (``None``: the default backend).
+
+    >>> choose_projection(86, backend="c"), choose_projection(86, backend="numba")
+    ('onehot', 'lookup')
+    >>> choose_projection(50_000, backend="c"), choose_projection(50_000, "onehot")
+    ('lookup', 'onehot')
+    """
+    if projection not in PROJECTIONS:
+        raise ConfigError(f"projection must be one of {PROJECTIONS}, got {projection!r}")
+    if projection != "auto":
+        return projection
+    limit = ONEHOT_MAX_VOCAB.get(check_backend(backend), ONEHOT_MAX_VOCAB_DEFAULT)
+    return "onehot" if vocab_size <= limit else "lookup"
+
+
+def _concrete(projection):
+    if projection not in ("lookup", "onehot"):
+        raise ConfigError(f"projection must be 'lookup' or 'onehot' here, got {projection!r}; "
+                          "resolve 'auto' with choose_projection(vocab_size)")
+    return projection
+
+
+def one_hot(ids, vocab_size, dtype):
+    """``[..., V]`` one-hot rows of integer ``ids``, built in the graph (no gradient)."""
+    return pt.eq(ids[..., None], pt.arange(vocab_size)).astype(dtype)
+
+
+def project_inputs(x, W_x, bias, projection="lookup"):
     """``x . W_x + bias`` for every step: a row lookup for ids, one matmul for one-hot.
 
-    One-hot inputs of any rank are flattened to 2-d so the product is a single
-    GEMM rather than a tensordot that backends may loop over.
+    ``projection="onehot"`` turns integer ids into one-hot rows first, so the
+    gradient of ``W_x`` is a GEMM instead of a scatter-add. One-hot inputs of any
+    rank are flattened to 2-d so the product is a single GEMM rather than a
+    tensordot that backends may loop over.
     """
     if x.dtype.startswith("int"):
-        return W_x[x] + bias
+        if _concrete(projection) == "lookup":
+            return W_x[x] + bias
+        x = one_hot(x, W_x.shape[0], W_x.dtype)
     flat = pt.dot(x.reshape((-1, x.shape[-1])), W_x)
     return flat.reshape((*[x.shape[i] for i in range(x.ndim - 1)], W_x.shape[1])) + bias
 
@@ -58,24 +126,85 @@ def output_logits(hs, W_y, b_y):
     return flat.reshape((*[hs.shape[i] for i in range(hs.ndim - 1)], W_y.shape[1]))
 
 
-def hoisted_forward(x, h0, params, act="relu", unroll=False):
+def _relu_grad_from_output(inputs, outputs, output_grads):
+    return [output_grads[0] * (outputs[0] > 0)]
+
+
+def relu_saving_mask(pre):
+    """``max(pre, 0)`` whose gradient reads the mask off the output (``h > 0``).
+
+    PyTensor's own gradient of ``maximum`` compares the output with its input,
+    so the backward scan recomputes the step's input ``xw_t + h_tm1 . W_h``: one
+    extra GEMM per step. Scan's gradient already swaps the step's output for
+    the saved forward value, so a gradient written in terms of the output costs
+    nothing. Same values except at ``pre == 0`` exactly (mask 0 instead of 1,
+    as :mod:`symrnn.numpy_rnn` does).
+    """
+    template = pre.type()
+    relu = OpFromGraph([template], [pt.maximum(template, 0)],
+                       pullback=_relu_grad_from_output, inline=True, name="relu")
+    return relu(pre)
+
+
+def hoisted_forward(x, h0, params, act="relu", unroll=False, projection="lookup"):
     """Hidden states and logits, time-major; ``params`` in the lesson's order.
 
     Returns ``hs`` ([T, H] or [T, B, H]) and ``zs`` ([T, V] or [T, B, V]).
+    ``projection`` applies to integer ids (see :func:`project_inputs`).
     """
     W_h, b_h, W_x, b_x, W_y, b_y = params
-    xw = project_inputs(x, W_x, b_x + b_h)   # b_h joins b_x: both are constant per step
-    fn = activation(act)
+    xw = project_inputs(x, W_x, b_x + b_h, projection)   # b_h joins b_x: constant per step
+    fn = relu_saving_mask if act == "relu" else activation(act)
     step = lambda xw_t, h_tm1, W: simple_step(xw_t, h_tm1, W, act=fn)
     [hs] = loop(step, [xw], [h0], [W_h], unroll=unroll)
     return hs, output_logits(hs, W_y, b_y)
 
 
-def summed_error(zs, targets):
-    """Cross-entropy summed over every character; ids or one-hot targets."""
+def generation_step(x_id, h_tm1, params, act="relu"):
+    """One character: ``(probs [V], h_t [H])`` from an id (0-d int) and ``h_tm1`` [H]."""
+    W_h, b_h, W_x, b_x, W_y, b_y = params
+    h_t = activation(act)(W_x[x_id] + b_x + b_h + pt.dot(h_tm1, W_h))
+    return pt.special.softmax(pt.dot(h_t, W_y) + b_y, axis=-1), h_t
+
+
+def summed_error(zs, targets, projection="lookup"):
+    """Cross-entropy summed over every character; ids or one-hot targets.
+
+    With ``projection="onehot"`` integer targets are expanded to one-hot rows,
+    so the loss's gradient is elementwise instead of a scatter into zeros.
+    """
     if targets.dtype.startswith("int"):
-        return losses.total(losses.sparse_categorical_crossentropy_from_logits(zs, targets))
+        if _concrete(projection) == "lookup":
+            return losses.total(losses.sparse_categorical_crossentropy_from_logits(zs, targets))
+        targets = one_hot(targets, zs.shape[-1], zs.dtype)
     return losses.total(losses.categorical_crossentropy_from_logits(zs, targets))
+
+
+@node_rewriter([Sum])
+def _sum_in_own_dtype(fgraph, node):
+    x, op = node.inputs[0], node.op
+    if x.dtype.startswith("float") and op.acc_dtype != x.dtype and op.dtype == x.dtype:
+        return [pt.sum(x, axis=op.axis, acc_dtype=x.dtype)]
+    return None
+
+
+def same_dtype_sums(outputs):
+    """``outputs`` with every float sum accumulated in its input's dtype.
+
+    PyTensor sums float32 in a float64 accumulator by default (also the sums
+    that ``pytensor.grad`` creates for broadcast biases); rewriting them keeps
+    a float32 graph float32. Scan's inner graphs are left alone.
+
+    >>> x = pt.vector("x", dtype="float32")
+    >>> [s] = same_dtype_sums([x.sum()])
+    >>> s.owner.op.acc_dtype
+    'float32'
+    """
+    outputs = list(outputs)
+    roots = [v for v in graph_inputs(outputs) if not isinstance(v, Constant)]
+    fgraph = FunctionGraph(roots, outputs, clone=True)   # rewrite a copy, not the caller's graph
+    in2out(_sum_in_own_dtype).rewrite(fgraph)
+    return clone_replace(list(fgraph.outputs), replace=dict(zip(fgraph.inputs, roots)))
 
 
 def declare_batch(inputs, dtype):
@@ -89,11 +218,11 @@ def declare_batch(inputs, dtype):
     return x, y, pt.matrix("h0", dtype=dtype), pt.scalar("lr", dtype=dtype)
 
 
-def batch_error(x, y, h0, params, act="relu"):
+def batch_error(x, y, h0, params, act="relu", projection="lookup"):
     """Summed cross-entropy per sequence, averaged over the batch (lesson's error at B=1)."""
     time_major = lambda v: v.swapaxes(0, 1)
-    _, zs = hoisted_forward(time_major(x), h0, params, act)
-    return summed_error(zs, time_major(y)) / pt.cast(x.shape[0], zs.dtype)
+    _, zs = hoisted_forward(time_major(x), h0, params, act, projection=projection)
+    return summed_error(zs, time_major(y), projection) / pt.cast(x.shape[0], zs.dtype)
 
 
 class FastRNN:
@@ -109,25 +238,31 @@ class FastRNN:
     seed : int
         Same seed, same initial weights as :class:`symrnn.lesson_rnn.LessonRNN`.
     inputs : {"ids", "onehot"}
-        ``[B, T]`` integer ids (row lookup) or ``[B, T, V]`` one-hot rows.
+        ``[B, T]`` integer ids or ``[B, T, V]`` one-hot rows.
     backend : str, optional
         See :mod:`symrnn.backend`.
     trust_input : bool
         Compile with ``trust_input=True``: the call skips input conversion and
         checks, so pass arrays of exactly the right dtype (0-d arrays, not
-        numpy scalars). :meth:`train_step` checks once and casts for you.
+        numpy scalars). :meth:`train_step` and :meth:`fit` check their inputs
+        themselves and always call the function trusted.
+    projection : {"auto", "lookup", "onehot"}
+        How integer ids are projected (see :func:`choose_projection`, which
+        ``"auto"`` asks with this backend); the same loss and gradients either way.
     """
 
     def __init__(self, vocab_size, n_hidden=256, act="relu", dtype="float32", seed=42,
-                 inputs="ids", backend=None, trust_input=False):
+                 inputs="ids", backend=None, trust_input=False, projection="auto"):
         from .lesson_rnn import lesson_params  # lesson_rnn imports this module too
         self.vocab_size, self.n_hidden, self.dtype = vocab_size, n_hidden, dtype
         self.act, self.inputs, self.backend, self.trust_input = act, inputs, backend, trust_input
+        self.projection = choose_projection(vocab_size, projection, backend)
         self.params = lesson_params(vocab_size, n_hidden, np.random.default_rng(seed), dtype)
         self.x, self.y, self.h0, self.lr = declare_batch(inputs, dtype)
-        self.error = batch_error(self.x, self.y, self.h0, self.params, act)
-        self.grads = pytensor.grad(self.error, self.params)
+        error = batch_error(self.x, self.y, self.h0, self.params, act, self.projection)
+        self.error, *self.grads = same_dtype_sums([error, *pytensor.grad(error, self.params)])
         self.updates = updates.sgd(self.grads, self.params, self.lr)
+        self._zeros, self._lr = {}, {}   # per-call arrays, allocated once
 
     @cached_property
     def train_fn(self):
@@ -143,18 +278,34 @@ class FastRNN:
 
     @cached_property
     def generate_fn(self):
-        """(id as a 0-d int32 array) -> next-char probabilities [V]; updates :attr:`state`."""
+        """(id as a 0-d int32 array) -> next-char probabilities [V]; updates :attr:`state`.
+
+        One step written out without ``scan`` (a one-step scan costs more in loop
+        machinery than the step's arithmetic); the new state goes back into the
+        shared :attr:`state` through the updates, so nothing but the id crosses
+        the call boundary.
+        """
         x_id = pt.iscalar("x_id")
-        hs, zs = hoisted_forward(x_id[None], self.state, self.params, self.act)
-        probs = pt.special.softmax(zs[0], axis=-1)
-        return compile_function([x_id], probs, updates={self.state: hs[-1]},
+        probs, h_t = generation_step(x_id, self.state, self.params, self.act)
+        return compile_function([x_id], probs, updates={self.state: h_t},
                                 backend=self.backend, trust_input=self.trust_input)
 
     def reset_state(self):
         self.state.set_value(np.zeros(self.n_hidden, dtype=self.dtype))
 
     def zeros_h0(self, batch_size):
+        """A fresh zero state ``[batch_size, H]`` (the compiled step never writes to h0)."""
         return np.zeros((batch_size, self.n_hidden), dtype=self.dtype)
+
+    def _cached_zeros(self, batch_size):
+        if batch_size not in self._zeros:
+            self._zeros[batch_size] = self.zeros_h0(batch_size)
+        return self._zeros[batch_size]
+
+    def _lr_array(self, lr):
+        if lr not in self._lr:
+            self._lr[lr] = np.asarray(lr, self.dtype)
+        return self._lr[lr]
 
     def check_batch(self, x, name):
         """Validate and cast one batch (before any state changes)."""
@@ -165,19 +316,68 @@ class FastRNN:
                                  f"{x.dtype} {x.shape}")
             if x.size and (x.min() < 0 or x.max() >= self.vocab_size):
                 raise ShapeError(f"{name} ids must lie in [0, {self.vocab_size}); check the vocabulary")
-            return x.astype("int32", copy=False)
+            return np.ascontiguousarray(x, dtype="int32")
         if x.ndim != 3 or x.shape[2] != self.vocab_size:
             raise ShapeError(f"{name} must be one-hot of shape (batch, seq_len, {self.vocab_size}), "
                              f"got {x.shape}; encode ids with np.eye(vocab_size)[ids]")
-        return x.astype(self.dtype, copy=False)
+        return np.ascontiguousarray(x, dtype=self.dtype)
 
-    def train_step(self, x, y, lr, h0=None):
-        """One SGD step on one batch; returns the error before the step."""
+    def _check_pair(self, x, y):
         x, y = self.check_batch(x, "x"), self.check_batch(y, "y")
         if x.shape[:2] != y.shape[:2]:
             raise ShapeError(f"x and y must have the same (batch, seq_len), got {x.shape} and {y.shape}")
-        h0 = self.zeros_h0(len(x)) if h0 is None else np.asarray(h0, self.dtype)
-        return float(self.train_fn(h0, x, y, np.asarray(lr, self.dtype)))
+        return x, y
+
+    def _check_h0(self, h0, batch_size):
+        h0 = np.ascontiguousarray(h0, dtype=self.dtype)
+        if h0.shape != (batch_size, self.n_hidden):
+            raise ShapeError(f"h0 must have shape ({batch_size}, {self.n_hidden}), got {h0.shape}")
+        return h0
+
+    @contextmanager
+    def _trusted_train_fn(self):
+        """The compiled step, skipping its input checks while ours have run; a user
+        calling :attr:`train_fn` directly still gets the checks they asked for."""
+        fn = self.train_fn
+        fn.trust_input = True
+        try:
+            yield fn
+        finally:
+            fn.trust_input = self.trust_input
+
+    def train_step(self, x, y, lr, h0=None):
+        """One SGD step on one batch; returns the error before the step."""
+        x, y = self._check_pair(x, y)
+        h0 = self._cached_zeros(len(x)) if h0 is None else self._check_h0(h0, len(x))
+        with self._trusted_train_fn() as fn:
+            return float(fn(h0, x, y, self._lr_array(float(lr))))
+
+    def fit(self, x, y, lr, batch_size=64, epochs=1):
+        """SGD over ``x, y`` ([N, T] ids or [N, T, V] one-hot) in order, ``batch_size``
+        sequences per step from a zero state; returns the error of every step.
+
+        The whole array is validated and cast once, then every step calls the
+        compiled function trusted, with a preallocated ``h0`` and ``lr``. A last
+        batch smaller than ``batch_size`` is dropped (a new batch size would
+        mean a new shape: same function, but a different kernel path).
+
+        >>> rnn = FastRNN(vocab_size=5, n_hidden=4, dtype="float64", seed=0, backend="py")
+        >>> ids = np.arange(30).reshape(6, 5) % 5
+        >>> len(rnn.fit(ids, (ids + 1) % 5, lr=0.1, batch_size=2, epochs=2))
+        6
+        """
+        x, y = self._check_pair(x, y)
+        if batch_size < 1 or len(x) < batch_size:
+            raise ShapeError(f"fit needs 1 <= batch_size <= number of sequences ({len(x)}), "
+                             f"got batch_size={batch_size}")
+        h0, lr = self._cached_zeros(batch_size), self._lr_array(float(lr))
+        n_full = len(x) - len(x) % batch_size
+        errors = []
+        with self._trusted_train_fn() as fn:
+            for _ in range(epochs):
+                for i in range(0, n_full, batch_size):
+                    errors.append(float(fn(h0, x[i:i + batch_size], y[i:i + batch_size], lr)))
+        return errors
 
     def get_params(self):
         return {p.name: p.get_value() for p in self.params}

@@ -10,8 +10,11 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.gradient import verify_grad
 
-from symrnn import bench, bench_numpy, numpy_rnn
-from symrnn.errors import ShapeError
+from pytensor.graph.traversal import ancestors
+from pytensor.tensor.math import Sum
+
+from symrnn import bench, bench_numpy, fastgraph, numpy_rnn
+from symrnn.errors import ConfigError, ShapeError
 from symrnn.fastgraph import FastRNN, batch_error
 from symrnn.lesson_rnn import PARAM_NAMES, LessonRNN
 from symrnn.training import compile_function
@@ -39,8 +42,8 @@ def preactivations(params, x, h0):
     return np.array(pre)
 
 
-def fast_model(params, inputs="ids"):
-    model = FastRNN(V, H, dtype="float64", inputs=inputs, backend="py")
+def fast_model(params, inputs="ids", projection="auto", dtype="float64"):
+    model = FastRNN(V, H, dtype=dtype, inputs=inputs, backend="py", projection=projection)
     model.set_params(params)
     return model
 
@@ -106,7 +109,60 @@ def test_fast_graph_ids_equal_onehot_with_repeated_ids():
     assert_grads_close(ids[1], onehot[1])
 
 
+def test_onehot_projection_gives_the_lookups_loss_and_gradients():
+    x, y, params, h0 = problem(seed=10)
+    x[0, :] = x[0, 0]   # repeated ids: both forms must accumulate their gradient rows
+    ids = (x.astype("int32"), y.astype("int32"), h0)
+    lookup = fast_loss_and_grads(fast_model(params, projection="lookup"), *ids)
+    onehot = fast_loss_and_grads(fast_model(params, projection="onehot"), *ids)
+    assert onehot[0] == pytest.approx(lookup[0], rel=1e-12)
+    assert_grads_close(onehot[1], lookup[1])
+
+
+def test_projection_is_chosen_by_vocab_size():
+    limit = fastgraph.ONEHOT_MAX_VOCAB["c"]
+    assert fastgraph.choose_projection(limit, backend="c") == "onehot"
+    assert fastgraph.choose_projection(limit + 1, backend="c") == "lookup"
+    assert fastgraph.choose_projection(3, backend="numba") == "lookup"
+    assert fastgraph.choose_projection(10**6, "onehot", backend="c") == "onehot"
+    assert FastRNN(V, H, backend="py", projection="onehot").projection == "onehot"
+    with pytest.raises(ConfigError, match="projection"):
+        FastRNN(V, H, backend="py", projection="dense")
+
+
+def float_sums(outputs):
+    return [v.owner.op for v in ancestors(outputs)
+            if v.owner is not None and isinstance(v.owner.op, Sum)]
+
+
+@pytest.mark.parametrize("projection", ["lookup", "onehot"])
+def test_float32_graph_sums_in_float32_and_matches_float64(projection):
+    x, y, params, h0 = problem(seed=11)
+    ids = (x.astype("int32"), y.astype("int32"))
+    model32 = fast_model(params, projection=projection, dtype="float32")
+    sums = float_sums([model32.error, *model32.grads])
+    assert sums and all(op.acc_dtype == "float32" for op in sums)
+    err32, grads32 = fast_loss_and_grads(model32, *ids, h0.astype("float32"))
+    err64, grads64 = fast_loss_and_grads(fast_model(params, projection=projection), *ids, h0)
+    assert err32 == pytest.approx(err64, rel=1e-5)
+    for name in PARAM_NAMES:
+        np.testing.assert_allclose(grads32[name], grads64[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_same_dtype_sums_leaves_the_callers_graph_alone():
+    v = pt.vector("v", dtype="float32")
+    total = (v * 2).sum()
+    [rewritten] = fastgraph.same_dtype_sums([total])
+    assert total.owner.op.acc_dtype == "float64"
+    assert rewritten.owner.op.acc_dtype == "float32"
+    assert v in set(ancestors([rewritten]))   # still a function of the caller's input
+    data = np.array([1.5, -2.0, 4.0], dtype="float32")
+    assert rewritten.eval({v: data}) == pytest.approx(7.0)
+
+
 def test_verify_grad_batch_error():
+    # The one-hot projection is checked against this one exactly (above); its own
+    # verify_grad would constant-fold the one-hot of constant ids through Numba (~20 s).
     x, y, params, h0 = problem(seed=4)
     x_c, y_c = pt.constant(x.astype("int32")), pt.constant(y.astype("int32"))
     loss = lambda h0_, *p: batch_error(x_c, y_c, h0_, list(p))
@@ -123,6 +179,29 @@ def test_fast_rnn_train_step_applies_sgd():
     assert err > 0
     for name, value in model.get_params().items():
         np.testing.assert_allclose(value, params[name] - 0.1 * grads[name], rtol=1e-12, atol=1e-14)
+
+
+def test_fit_is_a_sequence_of_train_steps():
+    x, y, params, _ = problem(seed=12, batch=5)
+    stepped, fitted = fast_model(params), fast_model(params)
+    expected = [stepped.train_step(x[i:i + 2], y[i:i + 2], lr=0.1) for _ in range(2) for i in (0, 2)]
+    errors = fitted.fit(x, y, lr=0.1, batch_size=2, epochs=2)   # the 5th sequence is dropped
+    np.testing.assert_allclose(errors, expected, rtol=1e-12)
+    for name, value in fitted.get_params().items():
+        np.testing.assert_allclose(value, stepped.get_params()[name], rtol=1e-12)
+    assert fitted.train_fn.trust_input is False   # direct calls keep their checks
+
+
+def test_fit_rejects_bad_input_before_training():
+    x, y, params, _ = problem(seed=13)
+    model = fast_model(params)
+    with pytest.raises(ShapeError, match=r"\[0, 7\)"):
+        model.fit(x, y + V, lr=0.1, batch_size=1)
+    with pytest.raises(ShapeError, match="batch_size"):
+        model.fit(x, y, lr=0.1, batch_size=B + 1)
+    with pytest.raises(ShapeError, match="h0 must have shape"):
+        model.train_step(x, y, lr=0.1, h0=np.zeros((B, H + 1)))
+    assert all(np.array_equal(v, params[k]) for k, v in model.get_params().items())
 
 
 def test_fast_rnn_same_init_as_lesson_rnn():
@@ -207,3 +286,12 @@ def test_bench_quick_writes_json(tmp_path, capsys):
 def test_bench_says_gru_is_not_available_yet(capsys):
     assert bench.main(["--cell", "gru", "--quick"]) == 2
     assert "not available yet" in capsys.readouterr().err
+
+
+def test_probe_env_moves_every_pytensor_cache(monkeypatch):
+    # PyTensor 3 keeps its Numba cache under base_compiledir: a fresh compiledir
+    # alone would leave it warm and the "cold" probe would not be cold.
+    monkeypatch.setenv("PYTENSOR_FLAGS", "floatX=float32")
+    env = bench.probe_env("/tmp/x")
+    assert env["PYTENSOR_FLAGS"] == "floatX=float32,base_compiledir=/tmp/x/pytensor"
+    assert env["NUMBA_CACHE_DIR"] == "/tmp/x/numba"
