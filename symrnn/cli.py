@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, CorpusError, SymrnnError
+from .threads import limit_blas_threads
 
 DEFAULT_PRIME = "The "
 # Defaults of `symrnn train`; options left unset on --resume keep the run's saved values.
@@ -397,6 +398,7 @@ def run_bench(args):
 
 
 def main(argv=None):
+    limit_blas_threads()  # small matmuls: one BLAS thread is fastest (see backend.limit_blas_threads)
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if args.command == "bench":  # argparse.REMAINDER does not take leading options such as --quick

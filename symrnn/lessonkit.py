@@ -9,6 +9,7 @@ import argparse
 import sys
 import time
 
+from .threads import limit_blas_threads
 from .data import Vocab, load_corpus
 
 __all__ = ["lesson_parser", "parse_lesson_args", "load_lesson_corpus", "fit_epochs"]
@@ -45,6 +46,7 @@ def parse_lesson_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Na
     """Parse ``argv``; inside a Jupyter kernel, ignore the kernel's own command line."""
     if argv is None and "ipykernel" in sys.modules:
         argv = []  # sys.argv there is the kernel's (-f connection.json), not ours
+    limit_blas_threads()  # before the first compile loads scipy's OpenBLAS
     return parser.parse_args(argv)
 
 
