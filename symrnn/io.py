@@ -24,6 +24,8 @@ import numpy as np
 from .errors import CheckpointError
 
 META_KEY = "__meta__"
+ZIP_MAGIC = b"PK\x03\x04"  # every npz archive starts with a zip local-file header
+PICKLE_MAGIC = b"\x80"      # pickle protocols 2+ start with PROTO (0x80): named as pickles below
 
 
 def _encode_meta(meta):
@@ -85,6 +87,11 @@ def load_arrays(path):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"no checkpoint at {path!r}; check the path or train a model first")
+    with open(path, "rb") as f:
+        head = f.read(len(ZIP_MAGIC))
+    if head != ZIP_MAGIC and not head.startswith(PICKLE_MAGIC):
+        raise CheckpointError(f"{path!r} is truncated or not a symrnn checkpoint (not an npz archive); "
+                              "use an earlier checkpoint or retrain")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}

@@ -70,3 +70,9 @@ def test_check_shapes_names_the_mismatch():
         check_shapes({"W": (3, 2)}, {"W": np.ones((2, 3))})
     with pytest.raises(CheckpointError, match="missing \\['b'\\]"):
         check_shapes({"W": (1,), "b": (1,)}, {"W": np.ones(1)})
+
+
+def test_random_bytes_are_called_not_a_checkpoint_not_pickles(tmp_path):
+    (tmp_path / "noise.npz").write_bytes(np.random.default_rng(0).integers(1, 127, 300, dtype=np.uint8).tobytes())
+    with pytest.raises(CheckpointError, match="not an npz archive"):
+        load_arrays(tmp_path / "noise.npz")
