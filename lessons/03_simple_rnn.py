@@ -101,6 +101,17 @@ def main(argv=None):
     return logs
 
 
+# %% [markdown]
+# ## Keeping the trained model
+#
+# `model.save("simple_rnn.npz")` writes the architecture, the weights and (if
+# `model.vocab` is set) the vocabulary to one file, atomically and without
+# pickles; `symrnn.layers.load_model("simple_rnn.npz")` rebuilds it and gives
+# bit-identical predictions. For long runs with checkpoints and resume, the
+# command line trains the same layers: `symrnn train --model simplernn
+# --run-dir runs/simple` (then `symrnn train --resume runs/simple`).
+
+
 # %%
 if __name__ == "__main__":
     main()

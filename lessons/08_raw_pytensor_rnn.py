@@ -109,6 +109,22 @@ def main(argv=None):
     return means
 
 
+# %% [markdown]
+# ## The same training from the command line, with a safety net
+#
+# A full pass takes minutes; a longer run deserves checkpoints. `symrnn train`
+# trains this model family with the lesson's settings (batch 1, plain SGD, the
+# error summed over the 8 characters) and saves a checkpoint atomically every
+# few hundred steps. Ctrl-C saves one too, and `--resume` continues bit for
+# bit; a NaN stops training and keeps the last finite weights:
+#
+#     symrnn train --corpus nietzsche --encoding latin-1 --sequences 0 \
+#         --batch-size 1 --optimizer sgd --loss sum --lr 0.01 --run-dir runs/lesson8
+#     symrnn train --resume runs/lesson8          # after a Ctrl-C
+#     symrnn generate runs/lesson8 --prime "The " --chars 300
+#     symrnn graph --out graphs                   # this graph, scan and unrolled, as text and images
+
+
 # %%
 if __name__ == "__main__":
     main()
