@@ -30,7 +30,7 @@ import numpy as np
 
 from symrnn.data import LESSON_DROP_LAST, windows
 from symrnn.layers import Dense, Embedding, Flatten, Input, Model, merge
-from symrnn.lessonkit import fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
+from symrnn.lessonkit import example_snippets, fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
 from symrnn.optimizers import Adam
 
 CS, N_FAC, N_HIDDEN, EPOCHS, BATCH = 8, 42, 256, 12, 64
@@ -76,10 +76,7 @@ def build_model(vocab_size, n_hidden, seed, dtype="float32"):
 # %%
 def show_predictions(model, vocab, text):
     """The next character after a few 8-character snippets of the text."""
-    for start in (text.find("then? Is"), 1_000, len(text) // 2):
-        snippet = text[start:start + CS] if start >= 0 else ""
-        if len(snippet) < CS:
-            continue
+    for snippet in example_snippets(text, CS):
         columns = [np.array([[i]], dtype=np.int32) for i in vocab.encode(snippet)]
         guess = int(model.predict(columns).argmax())
         print(f"  {snippet!r} -> {vocab.decode([guess])!r}")

@@ -29,7 +29,7 @@ import numpy as np
 
 from symrnn.data import LESSON_DROP_LAST, windows
 from symrnn.layers import Dense, Embedding, Sequential, SimpleRNN
-from symrnn.lessonkit import fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
+from symrnn.lessonkit import example_snippets, fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
 from symrnn.optimizers import Adam
 
 SEQ_LEN, N_FAC, N_HIDDEN, EPOCHS, BATCH = 8, 42, 256, 8, 64
@@ -74,8 +74,7 @@ def build_model(vocab_size, n_hidden, seed, dtype="float32"):
 
 # %%
 def show_predictions(model, vocab, text):
-    snippets = [text[i:i + SEQ_LEN] for i in (text.find("philosop"), 1_000, len(text) // 2)
-                if i >= 0]
+    snippets = example_snippets(text, SEQ_LEN, phrase="philosop")
     ids = np.array([vocab.encode(s) for s in snippets], dtype=np.int32)
     guesses = model.predict(ids).argmax(axis=-1)
     for snippet, guess in zip(snippets, guesses):

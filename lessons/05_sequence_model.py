@@ -27,7 +27,7 @@ import numpy as np
 
 from symrnn.data import LESSON_DROP_LAST, windows
 from symrnn.layers import Dense, Embedding, Sequential, SimpleRNN, TimeDistributed
-from symrnn.lessonkit import fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
+from symrnn.lessonkit import example_snippets, fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
 from symrnn.optimizers import Adam
 
 SEQ_LEN, N_FAC, N_HIDDEN, EPOCHS, BATCH = 8, 42, 256, 8, 64
@@ -61,10 +61,7 @@ def build_model(vocab_size, n_hidden, seed, dtype="float32"):
 
 # %%
 def show_predictions(model, vocab, text):
-    for start in (text.find("then? Is"), 1_000, len(text) // 2):
-        snippet = text[start:start + SEQ_LEN] if start >= 0 else ""
-        if len(snippet) < SEQ_LEN:
-            continue
+    for snippet in example_snippets(text, SEQ_LEN):
         probs = model.predict(np.array([vocab.encode(snippet)], dtype=np.int32))[0]
         print(f"  {snippet!r} -> {vocab.decode(probs.argmax(axis=-1))!r}")
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from symrnn.data import LESSON_DROP_LAST, one_hot, windows
 from symrnn.layers import Dense, Sequential, SimpleRNN, TimeDistributed
-from symrnn.lessonkit import fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
+from symrnn.lessonkit import example_snippets, fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
 from symrnn.optimizers import Adam
 
 SEQ_LEN, N_HIDDEN, EPOCHS, BATCH = 8, 256, 8, 64
@@ -52,10 +52,7 @@ def build_model(vocab_size, n_hidden, seed, dtype="float32"):
 # %%
 def show_predictions(model, vocab, text):
     """Argmax of the prediction at every position of a few snippets."""
-    for start in (text.find("then? Is"), 1_000, len(text) // 2):
-        snippet = text[start:start + SEQ_LEN] if start >= 0 else ""
-        if len(snippet) < SEQ_LEN:
-            continue
+    for snippet in example_snippets(text, SEQ_LEN):
         probs = model.predict(one_hot([vocab.encode(snippet)], vocab.size))[0]
         print(f"  {snippet!r} -> {vocab.decode(probs.argmax(axis=-1))!r}")
 

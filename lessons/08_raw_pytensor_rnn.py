@@ -31,7 +31,7 @@ import pytensor
 
 from symrnn.data import LESSON_DROP_LAST, windows
 from symrnn.lesson_rnn import LessonRNN, train_lesson
-from symrnn.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
+from symrnn.lessonkit import example_snippets, lesson_parser, load_lesson_corpus, parse_lesson_args
 
 SEQ_LEN, N_HIDDEN, LR = 8, 256, 0.01
 
@@ -86,10 +86,7 @@ def train(rnn, x, y, report_every):
 # %%
 def show_predictions(rnn, vocab, text):
     """Predict the character after each position of a few 8-character snippets."""
-    for start in (text.find("then? Is"), 1_000, len(text) // 2):
-        snippet = text[start:start + SEQ_LEN] if start >= 0 else None
-        if not snippet or len(snippet) < SEQ_LEN:
-            continue
+    for snippet in example_snippets(text, SEQ_LEN):
         guess = vocab.decode(rnn.predict_ids(np.eye(vocab.size)[vocab.encode(snippet)]))
         print(f"  {snippet!r} -> {guess!r}")
 

@@ -12,7 +12,7 @@ import time
 from .threads import limit_blas_threads
 from .data import Vocab, load_corpus
 
-__all__ = ["lesson_parser", "parse_lesson_args", "load_lesson_corpus", "fit_epochs"]
+__all__ = ["lesson_parser", "parse_lesson_args", "load_lesson_corpus", "example_snippets", "fit_epochs"]
 
 
 def lesson_parser(doc: str) -> argparse.ArgumentParser:
@@ -89,3 +89,17 @@ def fit_epochs(model, x, y, epochs, batch_size=64, seed=42):
         print(f"epoch {epoch + 1}/{epochs}: {', '.join(parts)} ({seconds:.1f} s)", flush=True)
         logs.append(epoch_logs)
     return logs
+
+
+def example_snippets(text, length, phrase="then? Is"):
+    """A few ``length``-character snippets to show predictions on.
+
+    The lesson's own example ``phrase`` when the corpus has it (the Nietzsche
+    text does), then one from early and one from the middle of the text; any
+    that would run past the end are left out.
+
+    >>> example_snippets("abcdefghij" * 200, 4, phrase="cdef")
+    ['cdef', 'abcd', 'abcd']
+    """
+    starts = (text.find(phrase), 1_000, len(text) // 2)
+    return [text[i:i + length] for i in starts if 0 <= i <= len(text) - length]
