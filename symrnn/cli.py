@@ -295,11 +295,18 @@ def show_predictions(model, text, seq_len):
 
 
 def print_sample(model, args, prime, seq_len, seed):
-    from .sampling import generate_from_windows
     temperature = None if args.greedy else args.temperature
-    next_probs = lambda ids: model.predict_proba(ids[None, :])[0, -1]
-    sample = generate_from_windows(next_probs, model.vocab, prime, args.chars, seq_len,
-                                   np.random.default_rng(seed), temperature)
+    sequential = getattr(model, "model", None)   # the layers models' Sequential
+    if sequential is not None:
+        # one compiled step carrying the recurrent states: n characters cost n steps
+        from .generate import Generator
+        sample = Generator(sequential, backend=model.backend).sample(
+            model.vocab, prime, args.chars, temperature=temperature, seed=seed)
+    else:
+        from .sampling import generate_from_windows
+        next_probs = lambda ids: model.predict_proba(ids[None, :])[0, -1]
+        sample = generate_from_windows(next_probs, model.vocab, prime, args.chars, seq_len,
+                                       np.random.default_rng(seed), temperature)
     how = "greedy" if temperature is None else f"temperature {temperature}"
     print(f"\nsampled text ({how}):\n{prime}{sample}")
 

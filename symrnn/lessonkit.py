@@ -1,6 +1,7 @@
 """Shared scaffolding for the lesson scripts: the same flags, the same corpus loading.
 
 Numpy only (through :mod:`symrnn.data`); no model code lives here.
+:func:`float_scope` imports PyTensor only when called.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import time
 from .threads import limit_blas_threads
 from .data import Vocab, load_corpus
 
-__all__ = ["lesson_parser", "parse_lesson_args", "load_lesson_corpus", "example_snippets", "fit_epochs"]
+__all__ = ["lesson_parser", "parse_lesson_args", "load_lesson_corpus", "example_snippets", "fit_epochs",
+           "float_scope"]
 
 
 def lesson_parser(doc: str) -> argparse.ArgumentParser:
@@ -103,3 +105,23 @@ def example_snippets(text, length, phrase="then? Is"):
     """
     starts = (text.find(phrase), 1_000, len(text) // 2)
     return [text[i:i + length] for i in starts if 0 <= i <= len(text) - length]
+
+
+def float_scope(dtype: str):
+    """A context in which PyTensor types bare Python floats as ``dtype``.
+
+    Layer models in float32 still meet Python float constants (Adam's betas,
+    hard-sigmoid slopes, dropout scales) that PyTensor types as float64 under
+    the default ``floatX``, which upcasts the graph and makes scan and the
+    updates refuse it. Building and compiling inside this scope keeps a
+    float32 graph float32; the change ends with the ``with`` block.
+
+    >>> with float_scope("float64"):
+    ...     pass
+    """
+    if dtype not in ("float32", "float64"):
+        from .errors import ConfigError
+        raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}")
+    import pytensor  # lazily: this module is otherwise numpy-only
+
+    return pytensor.config.change_flags(floatX=dtype)
