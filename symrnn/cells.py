@@ -5,6 +5,7 @@ step turns symbolic inputs into symbolic outputs. The loop over time lives in
 :mod:`symrnn.recurrent`. Naming follows PyTensor's ``a_tmb``: ``h_tm1`` is h
 at t-1.
 """
+import numpy as np
 import pytensor.tensor as pt
 
 from .errors import ConfigError
@@ -18,13 +19,19 @@ def linear(x):
     return x
 
 
+def hard_sigmoid(x):
+    """Keras' piecewise-linear sigmoid ``clip(0.2 x + 0.5, 0, 1)`` in ``x``'s dtype
+    (a bare 0.2 is not exact in float32, so PyTensor would upcast to float64)."""
+    return pt.clip(x * np.asarray(0.2, dtype=x.dtype) + np.asarray(0.5, dtype=x.dtype), 0, 1)
+
+
 def softmax(x):
     return pt.special.softmax(x, axis=-1)  # axis=None would normalise over the batch too
 
 
 ACTIVATIONS = {
     "relu": relu, "tanh": pt.tanh, "sigmoid": pt.sigmoid,
-    "hard_sigmoid": lambda x: pt.clip(0.2 * x + 0.5, 0, 1),
+    "hard_sigmoid": hard_sigmoid,
     "linear": linear, "softmax": softmax,
 }
 

@@ -42,3 +42,18 @@ def test_float32_sequential_fits_and_loss_falls(optimizer):
     losses = model.fit(x, y, batch_size=8, epochs=15, verbose=0, seed=0).history["loss"]
     assert all(p.get_value().dtype == np.float32 for p in model.params)
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("cell", ["GRU", "LSTM"])
+def test_gated_layers_with_dropout_train_in_float32_without_float_scope(cell):
+    """hard_sigmoid's 0.2 once upcast a float32 scan to float64 (scan refused the graph)."""
+    from symrnn import layers
+    model = layers.Sequential([
+        layers.Embedding(10, 4, input_length=5, dtype="float32"),
+        getattr(layers, cell)(6, return_sequences=True, dropout=0.2, recurrent_dropout=0.2, dtype="float32"),
+        layers.TimeDistributed(layers.Dense(10, activation="softmax", dtype="float32"))])
+    model.compile(Adam(), "sparse_categorical_crossentropy", backend="py")
+    x = np.random.default_rng(0).integers(0, 10, (8, 5))
+    history = model.fit(x, (x + 1) % 10, batch_size=4, epochs=2, verbose=0)
+    assert all(np.isfinite(history.history["loss"]))
+    assert all(w.dtype == np.float32 for w in model.get_weights())
