@@ -21,7 +21,9 @@ def lesson(name):
 
 
 def corpus_args():
-    return ["--corpus", os.environ.get("SYMRNN_NIETZSCHE", "nietzsche"), "--encoding", "latin-1"]
+    """The lesson corpus, on the compiled default backend (the suite's ``py`` would take hours)."""
+    return ["--corpus", os.environ.get("SYMRNN_NIETZSCHE", "nietzsche"), "--encoding", "latin-1",
+            "--backend", "numba"]
 
 
 @pytest.mark.slow
