@@ -13,6 +13,7 @@ import os
 
 from pytensor.compile.mode import Mode, get_mode as _pytensor_mode
 
+from . import blas_dot
 from .errors import ConfigError
 
 BACKENDS = ("numba", "c", "py", "jax")
@@ -40,4 +41,6 @@ def get_mode(name=None):
         return Mode(linker="cvm", optimizer="fast_run")
     if name == "py":
         return _pytensor_mode("FAST_COMPILE")
+    if name == "numba":
+        blas_dot.enable()   # strides-aware matrix products (see symrnn.blas_dot)
     return _pytensor_mode(name.upper())
