@@ -169,9 +169,10 @@ class LessonAdapter:
         probs = pt.special.softmax(self.logits, axis=-1).dimshuffle(1, 0, 2)
         return compile_function([self.x], probs, backend=self.backend)
 
-    def compile(self):
-        """Build the training and evaluation functions now (otherwise built on first use)."""
-        return self._train_fn, self._eval_fn
+    def compile(self, evaluation=True):
+        """Build the training function, and the evaluation one unless ``evaluation=False``,
+        now rather than on first use; returns the functions built."""
+        return (self._train_fn, self._eval_fn) if evaluation else (self._train_fn,)
 
     def check_ids(self, ids, name):
         """Ids as an int32 ``[B, T]`` array, or a ShapeError saying what is wrong."""
@@ -283,9 +284,10 @@ class LayersAdapter:
         rngs = [layer.rng_var for layer in self.model.layers if hasattr(layer, "rng_var")]
         return list(self.model.optimizer.accumulators) + rngs
 
-    def compile(self):
+    def compile(self, evaluation=True):
         from .layers import fitting
-        return fitting.train_fn(self.model), fitting.eval_fn(self.model)
+        train = fitting.train_fn(self.model)
+        return (train, fitting.eval_fn(self.model)) if evaluation else (train,)
 
     check_ids = LessonAdapter.check_ids
     check_pair = LessonAdapter.check_pair

@@ -2,11 +2,14 @@
 
 ``numba`` is PyTensor 3's default; ``c`` is the C virtual machine; ``py`` is
 the pure-python FAST_COMPILE mode (quick to build, slow to run: the tests use
-it); ``jax`` needs the optional jax extra. ``SYMRNN_BACKEND`` in the
+it); ``jax`` needs the optional jax extra. ``auto`` starts on ``py`` and
+moves to ``numba`` once a background process has compiled it (see
+:mod:`symrnn.tiering`; ``symrnn train`` uses it by default); outside
+:func:`symrnn.training.compile_function` it means ``numba``. ``SYMRNN_BACKEND`` in the
 environment sets the default; nothing here touches ``pytensor.config``.
 
 >>> sorted(BACKENDS)
-['c', 'jax', 'numba', 'py']
+['auto', 'c', 'jax', 'numba', 'py']
 """
 import importlib.util
 import os
@@ -16,7 +19,7 @@ from pytensor.compile.mode import Mode, get_mode as _pytensor_mode
 from . import blas_dot
 from .errors import ConfigError
 
-BACKENDS = ("numba", "c", "py", "jax")
+BACKENDS = ("numba", "c", "py", "jax", "auto")
 DEFAULT_BACKEND = "numba"
 
 
@@ -41,6 +44,8 @@ def get_mode(name=None):
         return Mode(linker="cvm", optimizer="fast_run")
     if name == "py":
         return _pytensor_mode("FAST_COMPILE")
+    if name == "auto":
+        name = "numba"
     if name == "numba":
         blas_dot.enable()   # strides-aware matrix products (see symrnn.blas_dot)
     return _pytensor_mode(name.upper())

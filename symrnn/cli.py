@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,9 @@ def add_train_parser(commands):
     train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
     train.add_argument("--run-dir", default=None, help="where checkpoints go (default runs/<date-time>)")
     train.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue the run saved in RUN_DIR")
-    train.add_argument("--backend", default=None, help="numba, c, py or jax (default: $SYMRNN_BACKEND or numba)")
+    train.add_argument("--backend", default=None,
+                       help="auto, numba, c, py or jax (default: $SYMRNN_BACKEND, else auto: start on py "
+                            "while numba compiles in the background)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_sampling_arguments(train, "--sample")
     train.set_defaults(run=run_train)
@@ -212,7 +215,8 @@ def plan_training(args):
     if s["sequences"] < 0:
         raise ConfigError(f"--sequences must be >= 0 (0 = all), got {s['sequences']}")
     check_sampling(args)
-    backend = check_backend(args.backend)
+    explicit = args.backend or os.environ.get("SYMRNN_BACKEND")
+    backend = check_backend(explicit or "auto")
     text, vocab, corpus = load_training_corpus(args, meta)
     prime = prime_for(args, vocab)
     x, y, hx, hy = prepare_windows(vocab.encode(text), s["seq_len"], sequences=s["sequences"])
@@ -242,10 +246,12 @@ def run_train(args):
     os.makedirs(run_dir, exist_ok=True)
     remove_stale_temporaries(run_dir)
     describe_run(trainer, text, args.resume)
+    background = start_tiering(trainer) if model.backend == "auto" else None
     start = time.perf_counter()
-    model.compile()
-    print(f"built the training and evaluation functions in {time.perf_counter() - start:.1f} s"
-          + (" (numba compiles them on first use)" if model.backend == "numba" else ""))
+    model.compile(evaluation=False)   # the evaluation function is built when first needed
+    print(f"built the training function in {time.perf_counter() - start:.1f} s"
+          + (" (numba compiles it on first use)" if model.backend in ("numba", "auto") and not background
+             else ""))
     try:
         trainer.fit()
     except TrainingInterrupted as stop:
@@ -258,10 +264,34 @@ def run_train(args):
         return 3
     print(f"stopped at step {trainer.step} ({trainer.epoch} of {trainer.epochs} epochs done); "
           f"latest checkpoint {trainer.last_checkpoint}")
+    if background is not None and background.failed():
+        print(f"note: the background numba compile failed (see {background.log_path}); "
+              "this run stayed on the py backend")
     write_curve(trainer)
     show_predictions(model, text, trainer.x.shape[1])
     print_sample(model, args, prime, trainer.x.shape[1], seed=trainer.seed)
     return 0
+
+
+def start_tiering(trainer):
+    """``auto`` backend: compile numba in a child process while training starts on py;
+    None (numba from the start) when this configuration was compiled before."""
+    from . import tiering
+    model = trainer.model
+    if tiering.already_compiled(model.config, model.vocab.size):
+        return None
+    # The py tier builds with PyTensor's C helpers; its "could not link to a BLAS" warning is
+    # about the C backend, which this run does not use (numba calls scipy's BLAS itself).
+    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
+    log_path = os.path.join(trainer.run_dir, "background-compile.log")
+    background = tiering.start_background_compile(model.config, model.vocab.size,
+                                                  (trainer.batch_size, trainer.x.shape[1]),
+                                                  log_path=log_path)
+    tiering.on_upgrade(lambda backend: print(f"\n[switched to the {backend} backend: its background "
+                                             "compile finished]", flush=True))
+    print(f"backend auto: training starts on py while numba compiles in the background "
+          f"(pid {background.proc.pid}, log {log_path}) and takes over when it is ready")
+    return background
 
 
 def describe_run(trainer, text, resumed):

@@ -6,7 +6,8 @@ windows. Each epoch visits the training windows in an order drawn from a numpy
 epoch and how many batches of it were done, so a resumed run replays the same
 order and, with the same parameters and optimizer state, the same arithmetic:
 after resuming at step k, the parameters at step k+m equal those of an
-uninterrupted run bit for bit (same backend).
+uninterrupted run bit for bit (same backend; not with ``auto``, which switches
+backend at whatever step its background compile finishes: see :mod:`symrnn.tiering`).
 
 Guards: a non-finite loss, gradient norm or parameter stops training with the
 parameters from before the offending step restored and saved
@@ -181,11 +182,14 @@ class Trainer:
                   dynamic_ncols=True) as bar:
             while not self.finished() and not self.stop_requested and self.position < self.n_batches:
                 loss = self._train_step()
-                if running is None:  # time from here: the first call may include JIT compilation
+                first = running is None
+                if first:  # time from here: the first call may include JIT compilation
                     start, start_step = time.perf_counter(), self.step
-                running = loss if running is None else 0.98 * running + 0.02 * loss
+                running = loss if first else 0.98 * running + 0.02 * loss
                 bar.update(1)
-                if self.step % 10 == 0 or self.position == self.n_batches:
+                if first:   # show the first loss at once, not after tqdm's next refresh
+                    bar.set_postfix(loss=f"{running:.3f}")
+                elif self.step % 10 == 0 or self.position == self.n_batches:
                     rate = (self.step - start_step) * chars_per_step / max(time.perf_counter() - start, 1e-9)
                     bar.set_postfix(loss=f"{running:.3f}", chars_s=f"{rate:,.0f}", refresh=False)
                 self._after_step()

@@ -9,11 +9,14 @@ from collections import OrderedDict
 import pytensor
 
 from . import updates as update_rules
-from .backend import get_mode
+from .backend import check_backend, get_mode
 
 
 def compile_function(inputs, outputs, updates=None, backend=None, **kwargs):
-    """``pytensor.function`` with the chosen backend's mode."""
+    """``pytensor.function`` with the chosen backend's mode (``auto``: see :mod:`symrnn.tiering`)."""
+    if check_backend(backend) == "auto":
+        from .tiering import compile_tiered
+        return compile_tiered(inputs, outputs, updates=updates, **kwargs)
     return pytensor.function(inputs, outputs, updates=updates, mode=get_mode(backend), **kwargs)
 
 
