@@ -68,6 +68,9 @@ def parse_args(argv):
     ap.add_argument("--quick", action="store_true", help="tiny smoke run: 1 round, no probes")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--main-job", action="store_true",
+                    help="time the README main job (symrnn train) to its first loss, cold and warm "
+                         "caches, auto and numba backends (several minutes), and exit")
     ap.add_argument("--profile", action="store_true",
                     help="print PyTensor's per-op profile of the symrnn train function (C/py backends) and exit")
     ap.add_argument("--probe", help=argparse.SUPPRESS)   # child mode: one implementation
@@ -528,6 +531,9 @@ def main(argv=None):
         return 2
     if args.probe:
         return probe_main(args)
+    if args.main_job:
+        from .bench_mainjob import main as main_job
+        return main_job()
     if args.profile:
         return profile_train(args)
     if not args.no_torch and not torch_available():

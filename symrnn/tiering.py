@@ -195,6 +195,7 @@ def _child_env():
 def child_main(request):
     """Build the model and call its train, eval and predict functions once on zeros."""
     import numpy as np
+    print(json.dumps(request), flush=True)   # first line of the log: what was compiled
 
     from .adapters import build_model
     from .data import Vocab

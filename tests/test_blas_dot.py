@@ -91,8 +91,20 @@ def test_flatten_then_transpose_rewrite_is_exact_and_only_when_provable():
         np.testing.assert_array_equal(got_unproven, array.transpose(2, 0, 1).reshape(15, -1))
 
 
-def test_fast_rnn_on_numba_trains_like_py_and_rewrites_its_gradient():
-    """The batched lesson model: BlasDot everywhere, no transposed copy for dW_h, same numbers."""
+def test_fast_rnn_numba_graph_uses_blas_dot_and_no_transposed_copy():
+    """Graph structure only (building runs the rewrites; Numba compiles at the first call)."""
+    rnn = FastRNN(7, 5, dtype="float64", seed=2, backend="numba")
+    types = op_types(rnn.train_fn)
+    assert Dot not in types and types.count(blas_dot.BlasDot) >= 3
+    transposes = [n.op.new_order for n in rnn.train_fn.maker.fgraph.toposort()
+                  if isinstance(n.op, DimShuffle)]
+    assert (2, 0, 1) not in transposes
+
+
+@pytest.mark.slow
+def test_fast_rnn_on_numba_trains_like_py():
+    """The batched lesson model, numbers: about 90 s of cold Numba compile, so opt-in
+    (--runslow); tests/test_packaging.py checks a Numba-vs-py training run by default."""
     rng = np.random.default_rng(3)
     x, y = rng.integers(0, 7, (4, 6)), rng.integers(0, 7, (4, 6))
     results = []
@@ -100,11 +112,6 @@ def test_fast_rnn_on_numba_trains_like_py_and_rewrites_its_gradient():
         rnn = FastRNN(7, 5, dtype="float64", seed=2, backend=backend)
         errors = [rnn.train_step(x, y, lr=0.1) for _ in range(3)]
         results.append((errors, rnn.get_params()))
-    types = op_types(rnn.train_fn)
-    assert Dot not in types and types.count(blas_dot.BlasDot) >= 3
-    transposes = [n.op.new_order for n in rnn.train_fn.maker.fgraph.toposort()
-                  if isinstance(n.op, DimShuffle)]
-    assert (2, 0, 1) not in transposes
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
     for name, value in results[0][1].items():
         np.testing.assert_allclose(value, results[1][1][name], rtol=1e-10, atol=1e-13, err_msg=name)
