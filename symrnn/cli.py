@@ -250,8 +250,7 @@ def run_train(args):
     start = time.perf_counter()
     model.compile(evaluation=False)   # the evaluation function is built when first needed
     print(f"built the training function in {time.perf_counter() - start:.1f} s"
-          + (" (numba compiles it on first use)" if model.backend in ("numba", "auto") and not background
-             else ""))
+          + (" (numba compiles it on first use)" if model.backend == "numba" else ""))
     try:
         trainer.fit()
     except TrainingInterrupted as stop:
@@ -274,11 +273,15 @@ def run_train(args):
 
 
 def start_tiering(trainer):
-    """``auto`` backend: compile numba in a child process while training starts on py;
-    None (numba from the start) when this configuration was compiled before."""
+    """``auto`` backend: compile numba in a child process while training starts on py.
+    When this configuration was compiled before, the first step runs on py and numba is
+    built from its cache at the second (returns None: no child)."""
     from . import tiering
     model = trainer.model
     if tiering.already_compiled(model.config, model.vocab.size):
+        tiering.start_warm()
+        print("backend auto: numba code for this model is cached; the first step runs on py "
+              "while numba is built from the cache")
         return None
     # The py tier builds with PyTensor's C helpers; its "could not link to a BLAS" warning is
     # about the C backend, which this run does not use (numba calls scipy's BLAS itself).

@@ -52,7 +52,7 @@ def test_tiered_function_switches_once_ready_and_keeps_the_shared_state():
 
 def test_compile_tiered_follows_the_background_compile(monkeypatch):
     class Background:
-        backend = "py"
+        backend, after_first_call = "py", False
 
         def __init__(self, state):
             self.state = state
@@ -76,6 +76,20 @@ def test_compile_tiered_follows_the_background_compile(monkeypatch):
         assert isinstance(fn, expected), state
         if state != "running":
             assert type(fn.maker.linker).__name__ != "NumbaLinker"   # py, as the background says
+
+
+def test_warm_start_switches_at_the_second_call_then_compiles_fast_directly():
+    warm = tiering.start_warm(backend="numba")
+    w, inputs, loss, updates = sgd_graph(0)
+    first = tiering.compile_tiered(inputs, loss, updates=updates)
+    assert isinstance(first, tiering.TieredFunction) and first.backend == "py"
+    xb, yb = np.ones((2, 3)), np.zeros(2)
+    first(xb, yb)
+    assert first.backend == "py" and not warm.succeeded()
+    first(xb, yb)
+    assert first.backend == "numba" and warm.succeeded()
+    later = tiering.compile_tiered(inputs, loss)
+    assert type(later.maker.linker).__name__ == "NumbaLinker"
 
 
 def test_background_child_builds_the_model_and_leaves_a_marker(tmp_path):
