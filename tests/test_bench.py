@@ -4,6 +4,8 @@ Sizes are non-square (vocab 7, hidden 5, seq 4, batch 3) and everything that
 compares gradients runs in float64. No timing assertions.
 """
 import json
+import os
+import sys
 
 import numpy as np
 import pytensor.tensor as pt
@@ -295,3 +297,29 @@ def test_probe_env_moves_every_pytensor_cache(monkeypatch):
     env = bench.probe_env("/tmp/x")
     assert env["PYTENSOR_FLAGS"] == "floatX=float32,base_compiledir=/tmp/x/pytensor"
     assert env["NUMBA_CACHE_DIR"] == "/tmp/x/numba"
+
+
+# ---------------------------------------------------------------- main-job probe
+def test_main_job_probe_times_the_first_loss_and_the_switch(tmp_path):
+    from symrnn import bench_mainjob
+    script = ("import sys, time\n"
+              "sys.stderr.write('epoch 1/1:   0%|  | 0/9 [00:00<?, ?step/s]\\r'); sys.stderr.flush()\n"
+              "time.sleep(0.3)\n"
+              "sys.stderr.write('epoch 1/1:  11%|  | 1/9 [00:00, loss=4.676]\\r'); sys.stderr.flush()\n"
+              "time.sleep(0.3)\n"
+              "print('[switched to the numba backend: its background compile finished]', flush=True)\n")
+    result = bench_mainjob.timed_job([sys.executable, "-c", script], dict(os.environ))
+    assert result["exit"] == 0
+    # order and a lower bound only (sleep never returns early): no claim about speed
+    assert 0.3 <= result["first_loss_s"] < result["switch_s"] <= result["total_s"]
+
+
+def test_main_job_probe_isolates_the_caches_and_reads_the_logged_request(tmp_path, monkeypatch):
+    from symrnn import bench_mainjob
+    monkeypatch.setenv("PYTENSOR_FLAGS", "floatX=float32,base_compiledir=/elsewhere")
+    monkeypatch.setenv("SYMRNN_BACKEND", "py")
+    env = bench_mainjob.cache_env(str(tmp_path))
+    assert env["PYTENSOR_FLAGS"] == f"floatX=float32,base_compiledir={tmp_path}/pytensor"
+    assert env["NUMBA_CACHE_DIR"] == f"{tmp_path}/numba" and "SYMRNN_BACKEND" not in env
+    (tmp_path / "background-compile.log").write_text('{"vocab_size": 5}\ncompiling...\n')
+    assert bench_mainjob.logged_request(str(tmp_path)) == {"vocab_size": 5}
