@@ -36,6 +36,7 @@ import time
 import numpy as np
 
 from . import bench_numpy
+from .childenv import isolated_caches, with_package_on_path
 from .numpy_rnn import init_params
 
 TORCH_PIN = "torch==2.13.0"
@@ -383,19 +384,9 @@ def run_probe(args, impl_name, env):
 
 
 def probe_env(cache_dir):
-    """Environment for a probe whose caches all live under ``cache_dir``.
-
-    ``base_compiledir``, not ``compiledir``: PyTensor 3 keeps its Numba cache in
-    ``base_compiledir/numba`` (not in ``NUMBA_CACHE_DIR``), so a fresh
-    ``compiledir`` alone leaves the Numba cache warm.
-    """
-    env = dict(os.environ)
-    flags = env.get("PYTENSOR_FLAGS", "")
-    env["PYTENSOR_FLAGS"] = ",".join(f for f in [flags, f"base_compiledir={cache_dir}/pytensor"] if f)
-    env["NUMBA_CACHE_DIR"] = f"{cache_dir}/numba"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), env.get("PYTHONPATH")]))
-    return env
+    """Environment for a probe whose caches all live under ``cache_dir``
+    (see :func:`symrnn.childenv.isolated_caches`)."""
+    return isolated_caches(with_package_on_path(dict(os.environ)), cache_dir)
 
 
 def run_probes(args, impls):
@@ -450,7 +441,7 @@ def fmt(x, spec):
 
 
 def print_train(rows, bounds):
-    print(f"\nTraining chars/s (forward+backward+SGD); x torch = vs the faster torch variant")
+    print("\nTraining chars/s (forward+backward+SGD); x torch = vs the faster torch variant")
     print(f"{'seq':>4} {'batch':>5} {'impl':<14} {'median':>10} {'min-max':>21} {'x torch':>8} "
           f"{'x numpy':>8} {'of bound':>8}")
     for r in rows:

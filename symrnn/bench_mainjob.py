@@ -27,19 +27,17 @@ import sys
 import tempfile
 import time
 
+from .bench import probe_env
+
 LOSS = re.compile(rb"loss[=:]\s*\d+\.\d")
 SWITCH = re.compile(rb"switched to the numba backend")
 
 
 def cache_env(cache_dir):
-    """This environment with PyTensor's and Numba's caches under ``cache_dir``."""
-    env = dict(os.environ)
-    flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",") if f and "compiledir" not in f]
-    env["PYTENSOR_FLAGS"] = ",".join(flags + [f"base_compiledir={cache_dir}/pytensor"])
-    env["NUMBA_CACHE_DIR"] = f"{cache_dir}/numba"
-    env.pop("SYMRNN_BACKEND", None)   # the README's command, as a newcomer runs it
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    """A probe's environment (caches under ``cache_dir``) for the README's command as a
+    newcomer runs it: no ``SYMRNN_BACKEND``, unbuffered output."""
+    env = probe_env(cache_dir)
+    env.pop("SYMRNN_BACKEND", None)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

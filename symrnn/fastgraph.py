@@ -67,7 +67,8 @@ PROJECTIONS = ("auto", "lookup", "onehot")
 #   numba:  V=86  2.3 / 9.1    V=512  4.1 / 55    V=2048  3.2 / 270
 #   c:      V=86 21.6 / 10.7   V=512 16.1 / 38
 # Numba's scatter-add loop is cheap, so the lookup always wins there (and the whole
-# numba train step at V=86 confirms it: 20.5k vs 19.2k chars/s). PyTensor's C
+# numba train step at V=86 confirms it: 20.5k vs 19.2k chars/s; re-measured with
+# symrnn.blas_dot at B=64, T=40: 40.1 vs 43.1 ms per step). PyTensor's C
 # AdvancedIncSubtensor1 is slow, so the GEMM wins on C up to roughly V ~ 200.
 ONEHOT_MAX_VOCAB = {"numba": 0, "c": 200, "py": 0, "jax": 0}
 ONEHOT_MAX_VOCAB_DEFAULT = 0

@@ -46,6 +46,7 @@ from pathlib import Path
 import pytensor
 
 from .backend import get_mode
+from .childenv import with_package_on_path
 
 QUICK_BACKEND, FAST_BACKEND = "py", "numba"
 _background = []   # the BackgroundCompile of this process, if any
@@ -174,7 +175,7 @@ class BackgroundCompile:
         try:
             self.proc = subprocess.Popen([sys.executable, "-m", "symrnn.tiering", json.dumps(request)],
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                         env=_child_env())
+                                         env=with_package_on_path(dict(os.environ)))
         finally:
             if log_path:
                 out.close()
@@ -226,14 +227,6 @@ def marker_path(config, vocab_size, backend=None):
 def already_compiled(config, vocab_size, backend=None):
     """True if a background compile of this configuration finished with this cache."""
     return marker_path(config, vocab_size, backend).exists()
-
-
-def _child_env():
-    """The parent's environment, with this package importable from where it was imported."""
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    return env
 
 
 def child_main(request):
