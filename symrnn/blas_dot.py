@@ -15,7 +15,9 @@ reads the strides at run time and calls ``sgemm``/``dgemm`` (scipy's
 ``cython_blas``, the BLAS Numba itself uses) with the transpose flag and
 leading dimension that describe each operand in place. An operand that is
 neither row- nor column-contiguous (a rare strided view) is copied first, as
-before.
+before. A single-row left operand (a batch-1 step, one generated character)
+goes to ``sgemv``/``dgemv`` instead: GEMM packs the whole right matrix into a
+buffer on every call, which for one row costs as much as the product.
 
 :func:`enable` registers the rewrite ``Dot -> BlasDot`` for 2-d float
 operands in PyTensor's rewrite database under the ``numba`` tag, so it runs
@@ -43,7 +45,7 @@ from pytensor.tensor.math import Dot
 from pytensor.tensor.shape import Reshape
 
 # Bump when the Numba implementation changes, so PyTensor's on-disk cache keys change too.
-IMPLEMENTATION_VERSION = 1
+IMPLEMENTATION_VERSION = 2
 REWRITE_NAME = "symrnn_blas_dot"
 BLAS_DTYPES = ("float32", "float64")
 
@@ -130,12 +132,13 @@ def _register_numba_kernel():
     from pytensor.link.numba.dispatch.basic import (numba_njit,
                                                     register_funcify_default_op_cache_key)
     from pytensor.link.numba.dispatch.linalg._LAPACK import val_to_int_ptr
-    gemm_for = _gemm_functions()
+    gemm_for, gemv_for = _blas_functions("gemm"), _blas_functions("gemv")
 
     @register_funcify_default_op_cache_key(BlasDot)
     def numba_funcify_BlasDot(op, node, **kwargs):
         dtype = node.outputs[0].type.numpy_dtype
         gemm, val_to_ptr = gemm_for[dtype.name]
+        gemv = gemv_for[dtype.name][0]
         item = dtype.itemsize
         one, zero = dtype.type(1), dtype.type(0)
 
@@ -164,15 +167,27 @@ def _register_numba_kernel():
                 out[:] = 0
                 return out
             op_x, ld_x = gemm_layout(x)
-            if op_x == 0:   # neither row- nor column-contiguous: copy, as np.dot would
+            if op_x == 0 and m > 1:   # neither row- nor column-contiguous: copy, as np.dot would
                 x = np.ascontiguousarray(x)
                 op_x, ld_x = ord("N"), k
             op_y, ld_y = gemm_layout(y)
             if op_y == 0:
                 y = np.ascontiguousarray(y)
                 op_y, ld_y = ord("N"), n
-            # Row-major out = x . y is column-major out^T = y^T . x^T.
             i32 = np.int32
+            if m == 1 and (x.strides[1] > 0 or k == 1):
+                # One row: out^T = (y as BLAS sees it, [n, k] or transposed [k, n]) . x^T.
+                inc_x = x.strides[1] // item if k > 1 else 1
+                rows, cols = (n, k) if op_y == ord("N") else (k, n)
+                gemv(val_to_int_ptr(i32(op_y)), val_to_int_ptr(i32(rows)),
+                     val_to_int_ptr(i32(cols)), val_to_ptr(one), y.ctypes,
+                     val_to_int_ptr(i32(ld_y)), x.ctypes, val_to_int_ptr(i32(inc_x)),
+                     val_to_ptr(zero), out.ctypes, val_to_int_ptr(i32(1)))
+                return out
+            if op_x == 0:   # a single row with a zero or negative stride
+                x = np.ascontiguousarray(x)
+                op_x, ld_x = ord("N"), k
+            # Row-major out = x . y is column-major out^T = y^T . x^T.
             gemm(val_to_int_ptr(i32(op_y)), val_to_int_ptr(i32(op_x)),
                  val_to_int_ptr(i32(n)), val_to_int_ptr(i32(m)), val_to_int_ptr(i32(k)),
                  val_to_ptr(one), y.ctypes, val_to_int_ptr(i32(ld_y)),
@@ -183,8 +198,14 @@ def _register_numba_kernel():
         return blas_dot, IMPLEMENTATION_VERSION
 
 
-def _gemm_functions():
-    """``{dtype: (numba gemm wrapper, scalar-to-pointer intrinsic)}`` for float32/64."""
+# Fortran argument lists of the two BLAS routines: "i" an int pointer (chars are passed as
+# pointers to int32 holding the character, as PyTensor does for LAPACK: Fortran reads the
+# first byte, little-endian), "f" a pointer to the float type.
+BLAS_SIGNATURES = {"gemm": "iiiiiffififfi", "gemv": "iiiffififfi"}
+
+
+def _blas_functions(routine):
+    """``{dtype: (numba wrapper of s/d<routine>, scalar-to-pointer intrinsic)}``."""
     import numba
     from numba.core import types
     from numba.core.extending import get_cython_function_address
@@ -193,14 +214,10 @@ def _gemm_functions():
     from pytensor.link.numba.dispatch.linalg._LAPACK import val_to_dptr, val_to_sptr
 
     def wrapper(kind, float_type):
-        name = f"{kind}gemm"
+        name = f"{kind}{routine}"
         unique_name = f"symrnn.scipy.blas.{name}"   # a literal for the pointer cache
-        int_p, float_p = types.CPointer(types.int32), types.CPointer(float_type)
-        # char arguments are passed as pointers to int32 holding the character, as PyTensor
-        # does for LAPACK: Fortran reads the first byte (little-endian).
-        fn_type = types.FunctionType(types.void(int_p, int_p, int_p, int_p, int_p, float_p,
-                                                float_p, int_p, float_p, int_p, float_p,
-                                                float_p, int_p))
+        pointer = {"i": types.CPointer(types.int32), "f": types.CPointer(float_type)}
+        fn_type = types.FunctionType(types.void(*[pointer[c] for c in BLAS_SIGNATURES[routine]]))
 
         @numba_njit
         def get_pointer():
@@ -209,12 +226,12 @@ def _gemm_functions():
             return ptr
 
         @numba_njit
-        def gemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        def call(*args):
             fn = _call_cached_ptr(get_ptr_func=get_pointer, func_type_ref=fn_type,
                                   unique_func_name_lit=unique_name)
-            fn(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            fn(*args)
 
-        return gemm
+        return call
 
     return {"float32": (wrapper("s", types.float32), val_to_sptr),
             "float64": (wrapper("d", types.float64), val_to_dptr)}

@@ -38,7 +38,7 @@ def test_every_operand_layout_matches_numpy(dtype, rtol):
     fn = pytensor.function([a, b, *extra], outs, mode=get_mode("numba"))
     assert blas_dot.BlasDot in op_types(fn) and Dot not in op_types(fn)
     rng = np.random.default_rng(0)
-    for m, k, n in [(5, 4, 3), (1, 7, 6), (64, 33, 17), (3, 1, 2)]:
+    for m, k, n in [(5, 4, 3), (1, 7, 6), (64, 33, 17), (3, 1, 2), (1, 1, 4), (1, 40, 1)]:
         A, B = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
         got = fn(A, B, np.ascontiguousarray(A.T))
         A64, B64 = A.astype("float64"), B.astype("float64")
