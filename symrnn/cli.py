@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, CorpusError, SymrnnError
+from .allocator import keep_freed_memory
 from .threads import limit_blas_threads
 
 DEFAULT_PRIME = "The "
@@ -438,7 +439,8 @@ def run_bench(args):
 
 
 def main(argv=None):
-    limit_blas_threads()  # small matmuls: one BLAS thread is fastest (see backend.limit_blas_threads)
+    limit_blas_threads()  # small matmuls: one BLAS thread is fastest (see threads.limit_blas_threads)
+    keep_freed_memory()   # no page faults from per-step arrays (see symrnn.allocator)
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if args.command == "bench":  # argparse.REMAINDER does not take leading options such as --quick

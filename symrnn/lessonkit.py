@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 
+from .allocator import keep_freed_memory
 from .threads import limit_blas_threads
 from .data import Vocab, load_corpus
 
@@ -49,6 +50,7 @@ def parse_lesson_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Na
     if argv is None and "ipykernel" in sys.modules:
         argv = []  # sys.argv there is the kernel's (-f connection.json), not ours
     limit_blas_threads()  # before the first compile loads scipy's OpenBLAS
+    keep_freed_memory()
     return parser.parse_args(argv)
 
 
