@@ -174,6 +174,65 @@ def test_sparse_and_one_hot_cross_entropy_agree():
     np.testing.assert_allclose(dense, np.take_along_axis(manual, ids[..., None], -1)[..., 0], rtol=1e-12)
 
 
+def plain_sparse_crossentropy(z, ids):
+    """The textbook graph: pick the log-softmax at the targets (PyTensor's own gradient)."""
+    log_p = losses.log_softmax(z)
+    return -log_p[pt.arange(z.shape[0]), ids]
+
+
+def test_sparse_softmax_crossentropy_matches_the_log_softmax_graph_forward_and_backward():
+    rng = np.random.default_rng(1)
+    zv = rng.normal(0, 3, (6, V)); zv[0] += 1000.0; zv[1, 2] = -1000.0   # stable for large logits
+    ids = rng.integers(0, V, 6).astype("int32")
+    weights = rng.normal(size=6)   # a non-uniform upstream gradient per item
+    z = pt.dmatrix("z"); t = pt.ivector("t")
+    fast, plain = losses.sparse_softmax_crossentropy(z, t), plain_sparse_crossentropy(z, t)
+    outs = [fast, plain, pytensor.grad((fast * weights).sum(), z), pytensor.grad((plain * weights).sum(), z)]
+    f_fast, f_plain, g_fast, g_plain = pytensor.function([z, t], outs)(zv, ids)
+    assert np.isfinite(f_fast).all()
+    np.testing.assert_allclose(f_fast, f_plain, rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(g_fast, g_plain, rtol=1e-12, atol=1e-14)
+    probs = np.exp(zv - zv.max(1, keepdims=True)); probs /= probs.sum(1, keepdims=True)
+    np.testing.assert_allclose(g_fast, weights[:, None] * (probs - np.eye(V)[ids]), rtol=1e-12, atol=1e-14)
+
+
+def test_sparse_softmax_crossentropy_gradient_against_finite_differences():
+    rng = np.random.default_rng(2)
+    ids = rng.integers(0, V, 5).astype("int32")
+    verify_grad(lambda z: losses.sparse_softmax_crossentropy(z, pt.as_tensor(ids)).sum() * 1.7,
+                [rng.normal(size=(5, V))], rng=rng, abs_tol=1e-7, rel_tol=1e-7)  # central differences
+
+
+def exp_count(fn):
+    """Scalar exps in a compiled function, including those fused into Composites."""
+    from pytensor.scalar.basic import Composite, Exp
+    from pytensor.tensor.elemwise import Elemwise
+    count = 0
+    for node in fn.maker.fgraph.toposort():
+        op = getattr(node.op, "scalar_op", None) if isinstance(node.op, Elemwise) else None
+        if isinstance(op, Exp):
+            count += 1
+        elif isinstance(op, Composite):
+            count += sum(isinstance(n.op, Exp) for n in op.fgraph.toposort())
+    return count
+
+
+def test_sparse_softmax_crossentropy_gradient_reuses_the_forward_exp():
+    z = pt.dmatrix("z"); t = pt.ivector("t")
+    fast, plain = losses.sparse_softmax_crossentropy(z, t).sum(), plain_sparse_crossentropy(z, t).sum()
+    fast_fn = pytensor.function([z, t], [fast, pytensor.grad(fast, z)])
+    plain_fn = pytensor.function([z, t], [plain, pytensor.grad(plain, z)])
+    assert exp_count(fast_fn) == 1
+    assert exp_count(plain_fn) >= 2   # what the rule saves: PyTensor's gradient recomputes exp
+
+
+def test_sparse_softmax_crossentropy_probabilities_carry_no_gradient():
+    z = pt.dmatrix("z"); t = pt.ivector("t")
+    loss, probs = losses.sparse_softmax_crossentropy(z, t).owner.outputs
+    with pytest.raises(NotImplementedError, match="internal"):
+        pytensor.grad(probs.sum(), z)
+
+
 def test_loss_on_plain_probabilities_clips_instead_of_nan():
     p = pt.matrix("p"); y = pt.matrix("y")
     out = losses.categorical_crossentropy(p, y).eval({p: [[1.0, 0.0]], y: [[0.0, 1.0]]})
