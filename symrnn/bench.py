@@ -6,7 +6,9 @@ alternating the implementations in one process (A B C A B C ...):
 - training characters/s (forward + backward + SGD update) for every
   ``--seq`` x ``--batch`` pair;
 - generation characters/s, one character per call with the hidden state
-  carried between calls;
+  carried between calls, and symrnn's compiled sampler (``n/call``: a round's
+  characters in one call, the state carried inside the loop; greedy, so it is
+  checked to produce the same characters);
 - a FLOP bound: FLOPs per character over this machine's float32 matmul speed at
   the shapes one training step uses, and each implementation's fraction of it;
 - compile time cold (fresh PyTensor base_compiledir and NUMBA_CACHE_DIR, in a
@@ -36,6 +38,7 @@ import time
 import numpy as np
 
 from . import bench_numpy
+from .allocator import keep_freed_memory
 from .childenv import isolated_caches, with_package_on_path
 from .numpy_rnn import init_params
 
@@ -65,6 +68,10 @@ def parse_args(argv):
                     help="characters per generation round (state starts at zeros each round: the "
                          "untrained IRNN's state grows without bound over thousands of steps)")
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    ap.add_argument("--system-malloc", action="store_true",
+                    help="leave glibc's malloc settings as they are (by default the bench, like "
+                         "symrnn train, keeps freed memory for reuse: symrnn.allocator; this "
+                         "applies to every implementation, all in one process)")
     ap.add_argument("--no-probes", action="store_true", help="skip the cold/warm subprocesses")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run: 1 round, no probes")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -129,6 +136,18 @@ class SymrnnImpl:
         for _ in range(n):
             x_id = int(fn(np.asarray(x_id, "int32")).argmax())
         return x_id
+
+
+class SymrnnSampleImpl:
+    """symrnn's compiled sampler on the same model: a whole round of greedy characters in
+    one call (:meth:`symrnn.fastgraph.FastRNN.sample`), state carried inside the loop."""
+
+    def __init__(self, symrnn_impl):
+        self.model, self.name = symrnn_impl.model, f"{symrnn_impl.name} n/call"
+
+    def generate(self, n, x_id=1):
+        self.model.reset_state()   # every implementation starts a round from zeros
+        return int(self.model.sample(n, x_id, temperature=None)[-1])
 
 
 class NumpyImpl:
@@ -368,7 +387,8 @@ def peak_rss_mb():
 def run_probe(args, impl_name, env):
     cmd = [sys.executable, "-m", "symrnn.bench", "--probe", impl_name, "--vocab", str(args.vocab),
            "--hidden", str(args.hidden), "--seq", str(min(args.seq)), "--batch", str(max(args.batch)),
-           "--dtype", args.dtype, "--inputs", args.inputs, "--act", args.act, "--seed", str(args.seed)]
+           "--dtype", args.dtype, "--inputs", args.inputs, "--act", args.act, "--seed", str(args.seed),
+           *(["--system-malloc"] if args.system_malloc else [])]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     first_loss_s, result = None, {}
@@ -455,10 +475,12 @@ def print_train(rows, bounds):
 
 
 def print_generate(rows):
-    print("\nGeneration chars/s (one char per call, state carried)")
+    print("\nGeneration chars/s (greedy, state carried; one char per call unless n/call)")
     for r in rows:
-        print(f"  {r['impl']:<14} {r['median']:>10.0f}  ({r['min']:.0f}-{r['max']:.0f})  "
-              f"x torch {fmt(r['x_torch'], '.2f')}  x numpy {fmt(r['x_numpy'], '.2f')}")
+        same = "" if r.get("same_chars") is None else \
+            f"  same chars as one per call: {'yes' if r['same_chars'] else 'NO'}"
+        print(f"  {r['impl']:<20} {r['median']:>10.0f}  ({r['min']:.0f}-{r['max']:.0f})  "
+              f"x torch {fmt(r['x_torch'], '.2f')}  x numpy {fmt(r['x_numpy'], '.2f')}{same}")
 
 
 def print_probes(rows, compile_in_process):
@@ -478,7 +500,8 @@ def machine_info(args):
     import pytensor
     info = {"python": platform.python_version(), "cpus": os.cpu_count(), "numpy": np.__version__,
             "pytensor": pytensor.__version__, "threads": numpy_threads(),
-            "pytensor_blas_ldflags": pytensor.config.blas__ldflags, "torch": None}
+            "pytensor_blas_ldflags": pytensor.config.blas__ldflags, "torch": None,
+            "malloc_keeps_freed_memory": getattr(args, "kept_freed_memory", False)}
     if not args.no_torch and torch_available():
         import torch
         info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
@@ -504,18 +527,25 @@ def run_training(args, impls):
 
 def run_generation(args, impls):
     gen = [i for i in impls if i.name != "torch-nnrnn"]
-    for impl in gen:
+    samplers = [SymrnnSampleImpl(i) for i in gen if isinstance(i, SymrnnImpl)]
+    for impl in gen + samplers:
         impl.generate(2)   # compile / warm up
+    # the sampler must produce the characters the one-per-call loop does (its last id here)
+    same = {s.name: s.generate(args.gen_chars) == next(i for i in gen if i.model is s.model)
+            .generate(args.gen_chars) for s in samplers}
+    gen += samplers
     rounds = argparse.Namespace(repeats=3 * args.repeats)   # short rounds: take more of them
     rates = alternate(gen, lambda i: (lambda n: i.generate(n * args.gen_chars)), args.gen_chars,
                       rounds, 0)
     meds = {k: float(np.median(v)) for k, v in rates.items()}
     return [{"impl": k, **summary(v), "x_torch": ratio(meds[k], meds.get("torch-loop")),
-             "x_numpy": ratio(meds[k], meds["numpy"])} for k, v in rates.items()]
+             "x_numpy": ratio(meds[k], meds["numpy"]), "same_chars": same.get(k)}
+            for k, v in rates.items()]
 
 
 def main(argv=None):
     args = parse_args(argv)
+    args.kept_freed_memory = False if args.system_malloc else keep_freed_memory()
     problem = check_cell(args.cell)
     if problem:
         print(problem, file=sys.stderr)
@@ -533,7 +563,8 @@ def main(argv=None):
     info = machine_info(args)
     print(f"symrnn bench: V={args.vocab} H={args.hidden} {args.dtype} inputs={args.inputs} "
           f"act={args.act} threads={info['threads']} torch={info['torch']} "
-          f"blas__ldflags={info['pytensor_blas_ldflags']!r}")
+          f"blas__ldflags={info['pytensor_blas_ldflags']!r} "
+          f"malloc={'keeps freed memory' if args.kept_freed_memory else 'system default'}")
     train, bounds, compile_s = run_training(args, impls)
     print_train(train, bounds)
     generate = run_generation(args, impls)

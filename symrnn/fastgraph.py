@@ -57,6 +57,7 @@ from .backend import check_backend
 from .cells import activation, simple_step
 from .errors import ConfigError, ShapeError
 from .recurrent import loop
+from .sampling import check_temperature
 from .training import compile_function
 
 INPUT_KINDS = ("ids", "onehot")
@@ -166,6 +167,20 @@ def generation_step(x_id, h_tm1, params, act="relu"):
     W_h, b_h, W_x, b_x, W_y, b_y = params
     h_t = activation(act)(W_x[x_id] + b_x + b_h + pt.dot(h_tm1, W_h))
     return pt.special.softmax(pt.dot(h_t, W_y) + b_y, axis=-1), h_t
+
+
+def sampling_step(noise_t, h_tm1, id_tm1, inv_temperature, params, act="relu"):
+    """One sampled character inside a compiled loop: ``(h_t, id_t)``.
+
+    ``argmax(z / T + g)`` with ``g`` standard Gumbel noise is a draw from
+    ``softmax(z / T)`` (the Gumbel-max trick), so the whole draw is an argmax
+    in the graph and the noise comes in as a sequence the caller drew from a
+    seeded numpy generator. Zero noise gives the greedy (argmax) character.
+    """
+    W_h, b_h, W_x, b_x, W_y, b_y = params
+    h_t = activation(act)(W_x[id_tm1] + b_x + b_h + pt.dot(h_tm1, W_h))
+    z = pt.dot(h_t, W_y) + b_y
+    return h_t, pt.argmax(z * inv_temperature + noise_t).astype("int32")
 
 
 def summed_error(zs, targets, projection="lookup"):
@@ -291,6 +306,54 @@ class FastRNN:
         return compile_function([x_id], probs, updates={self.state: h_t},
                                 backend=self.backend, trust_input=self.trust_input)
 
+    @cached_property
+    def sample_fn(self):
+        """(first id, noise [n, V], 1 / temperature) -> the ``n`` ids that follow it.
+
+        All ``n`` characters in one call: a ``scan`` over :func:`sampling_step`
+        feeds each sampled id back in as the next input, so the per-call cost
+        (argument passing, dispatch) is paid once per ``n`` characters instead
+        of once per character. The hidden state starts from and ends in
+        :attr:`state`, as with :attr:`generate_fn`. Call it through :meth:`sample`.
+        """
+        first_id = pt.iscalar("first_id")
+        noise = pt.matrix("gumbel_noise", dtype=self.dtype)
+        inv_temperature = pt.scalar("inv_temperature", dtype=self.dtype)
+        step = lambda g_t, h_tm1, id_tm1, inv_t, *params: sampling_step(
+            g_t, h_tm1, id_tm1, inv_t, params, self.act)
+        hs, ids = loop(step, [noise], [self.state, first_id], [inv_temperature, *self.params])
+        return compile_function([first_id, noise, inv_temperature], ids,
+                                updates={self.state: hs[-1]}, backend=self.backend,
+                                trust_input=self.trust_input)
+
+    def sample(self, n_chars, first_id, temperature=1.0, seed=None):
+        """The ``n_chars`` ids that follow ``first_id``, each drawn from
+        ``softmax(z / temperature)`` and fed back in; ``temperature=None`` is greedy.
+
+        Continues from :attr:`state` (:meth:`reset_state` starts afresh) and
+        leaves the last hidden state there. Same seed, same ids.
+
+        >>> rnn = FastRNN(vocab_size=5, n_hidden=4, dtype="float64", seed=0, backend="py")
+        >>> ids = rnn.sample(6, first_id=2, seed=0)
+        >>> ids.shape, ids.dtype.name, bool(((0 <= ids) & (ids < 5)).all())
+        ((6,), 'int32', True)
+        """
+        check_temperature(temperature)
+        if isinstance(n_chars, bool) or not isinstance(n_chars, (int, np.integer)) or n_chars < 1:
+            raise ConfigError(f"n_chars must be a positive integer, got {n_chars!r}")
+        if isinstance(first_id, bool) or not isinstance(first_id, (int, np.integer)) \
+                or not 0 <= first_id < self.vocab_size:
+            raise ShapeError(f"first_id must be an integer id in [0, {self.vocab_size}), got "
+                             f"{first_id!r}; encode characters with the model's vocabulary")
+        shape = (int(n_chars), self.vocab_size)
+        if temperature is None:
+            noise, inv_temperature = np.zeros(shape, self.dtype), 1.0
+        else:
+            noise = np.random.default_rng(seed).gumbel(size=shape).astype(self.dtype)
+            inv_temperature = 1.0 / temperature
+        with self._trusted(self.sample_fn) as fn:
+            return fn(np.asarray(first_id, "int32"), noise, np.asarray(inv_temperature, self.dtype))
+
     def reset_state(self):
         self.state.set_value(np.zeros(self.n_hidden, dtype=self.dtype))
 
@@ -336,15 +399,17 @@ class FastRNN:
         return h0
 
     @contextmanager
-    def _trusted_train_fn(self):
-        """The compiled step, skipping its input checks while ours have run; a user
-        calling :attr:`train_fn` directly still gets the checks they asked for."""
-        fn = self.train_fn
+    def _trusted(self, fn):
+        """A compiled function, skipping its input checks while ours have run; a user
+        calling it directly still gets the checks they asked for."""
         fn.trust_input = True
         try:
             yield fn
         finally:
             fn.trust_input = self.trust_input
+
+    def _trusted_train_fn(self):
+        return self._trusted(self.train_fn)
 
     def train_step(self, x, y, lr, h0=None):
         """One SGD step on one batch; returns the error before the step."""

@@ -233,6 +233,96 @@ def test_generate_fn_carries_state_like_numpy():
     np.testing.assert_allclose(model.state.get_value(), h, rtol=1e-12)
 
 
+def numpy_sample(params, first_id, noise, temperature):
+    """The compiled sampler's loop in numpy: Gumbel-max draws fed back in as inputs."""
+    h, x_id, ids = np.zeros(H), first_id, []
+    for g_t in noise:
+        probs, h = bench_numpy.generate_step(params, x_id, h)
+        x_id = int(np.argmax(np.log(probs) / temperature + g_t))   # log-probs = logits + const
+        ids.append(x_id)
+    return ids, h
+
+
+def test_sample_is_the_per_call_greedy_loop_in_one_call():
+    _, _, params, _ = problem(seed=17)
+    model = fast_model(params)
+    ids = model.sample(12, first_id=4, temperature=None)
+    after_loop = model.state.get_value()
+    model.reset_state()
+    x_id, per_call = 4, []
+    for _ in range(12):
+        x_id = int(model.generate_fn(np.asarray(x_id, "int32")).argmax())
+        per_call.append(x_id)
+    assert ids.tolist() == per_call
+    np.testing.assert_allclose(after_loop, model.state.get_value(), rtol=1e-12)
+    assert len(set(per_call)) > 1   # a model stuck on one character would prove little
+
+
+def test_sample_on_numba_draws_what_py_draws():
+    """The backend that matters for speed: the scan with an integer recurrent output and the
+    argmax compile for Numba and draw the same ids (and end in the same state) as py."""
+    _, _, params, _ = problem(seed=17)
+    draws = {}
+    for backend in ("py", "numba"):
+        model = FastRNN(V, H, dtype="float64", backend=backend)
+        model.set_params(params)
+        draws[backend] = (model.sample(20, first_id=3, temperature=1.3, seed=5),
+                          model.state.get_value())
+    np.testing.assert_array_equal(draws["numba"][0], draws["py"][0])
+    np.testing.assert_allclose(draws["numba"][1], draws["py"][1], rtol=1e-12)
+
+
+def test_sample_draws_from_the_temperature_softmax_with_gumbel_noise():
+    _, _, params, _ = problem(seed=9)
+    model = fast_model(params)
+    ids = model.sample(15, first_id=2, temperature=0.7, seed=3)
+    noise = np.random.default_rng(3).gumbel(size=(15, V))
+    expected, h = numpy_sample(params, 2, noise, 0.7)
+    assert ids.tolist() == expected
+    np.testing.assert_allclose(model.state.get_value(), h, rtol=1e-12)
+    model.reset_state()
+    assert model.sample(15, first_id=2, temperature=0.7, seed=3).tolist() == expected   # seeded
+
+
+def test_sample_frequencies_follow_the_softmax():
+    """Gumbel-max is exact: the first character's frequencies over many draws from the
+    same state match softmax(z / T) (4 standard errors; fails for a wrong temperature)."""
+    _, _, params, _ = problem(seed=10)
+    model = fast_model(params)
+    first_probs, _ = bench_numpy.generate_step(params, 5, np.zeros(H))
+    target = first_probs ** (1 / 0.8); target /= target.sum()
+    n = 3000
+    rng = np.random.default_rng(0)
+    noise = rng.gumbel(size=(n, V))
+    z = np.log(first_probs) / 0.8
+    draws = np.argmax(z + noise, axis=1)   # the same rule in numpy, for the counts
+    graph_draws = []
+    for row in noise[:200]:   # and the graph agrees with it draw for draw
+        model.reset_state()
+        graph_draws.append(int(model.sample_fn(np.asarray(5, "int32"), row[None],
+                                               np.asarray(1 / 0.8))[0]))
+    assert graph_draws == draws[:200].tolist()
+    freq = np.bincount(draws, minlength=V) / n
+    np.testing.assert_array_less(np.abs(freq - target), 4 * np.sqrt(target * (1 - target) / n) + 1e-9)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda m: m.sample(0, 1), "n_chars"),
+    (lambda m: m.sample(2.5, 1), "n_chars"),
+    (lambda m: m.sample(3, V), "first_id"),
+    (lambda m: m.sample(3, -1), "first_id"),
+    (lambda m: m.sample(3, 1, temperature=-1.0), "temperature"),
+    (lambda m: m.sample(3, 1, temperature=float("nan")), "temperature"),
+])
+def test_sample_rejects_bad_arguments_before_touching_the_state(call, match):
+    _, _, params, _ = problem(seed=11)
+    model = fast_model(params)
+    model.state.set_value(np.full(H, 0.25))
+    with pytest.raises((ConfigError, ShapeError), match=match):
+        call(model)
+    np.testing.assert_array_equal(model.state.get_value(), np.full(H, 0.25))
+
+
 # ------------------------------------------------------- batched numpy twin
 
 @pytest.mark.parametrize("inputs", ["ids", "onehot"])
