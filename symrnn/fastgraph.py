@@ -29,7 +29,8 @@ element and buys nothing measurable at these sizes.
 (``[T]`` ids / ``[T, V]`` one-hot with ``h0`` of shape ``[H]``) and for a
 batch (``[T, B]`` / ``[T, B, V]`` with ``h0`` ``[B, H]``). :class:`FastRNN`
 wraps it for batch-major training data ``[B, T]`` and also compiles a
-one-step generation function that carries its hidden state between calls.
+one-step generation function that carries its hidden state between calls,
+and a sampler (:meth:`FastRNN.sample`) that draws many characters in one call.
 
 >>> import numpy as np
 >>> rnn = FastRNN(vocab_size=5, n_hidden=4, dtype="float64", seed=0, backend="py")

@@ -60,14 +60,17 @@ def sparse_categorical_crossentropy_from_logits(z, ids):
 
 
 def _xent_pullback(inputs, outputs, output_grads):
+    """``dz`` from the loss's gradient and, if connected, the softmax output's."""
     z, ids = inputs
     _, probs = outputs
     g_loss, g_probs = output_grads
-    if not isinstance(g_probs.type, DisconnectedType):
-        raise NotImplementedError("sparse_softmax_crossentropy: its probabilities are internal "
-                                  "(they carry no gradient)")
-    target = pt.eq(ids[:, None], pt.arange(z.shape[1])).astype(z.dtype)
-    return [g_loss[:, None] * (probs - target), DisconnectedType()()]
+    dz = pt.zeros_like(z)
+    if not isinstance(g_loss.type, DisconnectedType):
+        target = pt.eq(ids[:, None], pt.arange(z.shape[1])).astype(z.dtype)
+        dz = g_loss[:, None] * (probs - target)
+    if not isinstance(g_probs.type, DisconnectedType):   # softmax's own rule
+        dz = dz + probs * (g_probs - (g_probs * probs).sum(axis=1, keepdims=True))
+    return [dz, DisconnectedType()()]
 
 
 def sparse_softmax_crossentropy(z, ids):

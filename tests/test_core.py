@@ -226,11 +226,29 @@ def test_sparse_softmax_crossentropy_gradient_reuses_the_forward_exp():
     assert exp_count(plain_fn) >= 2   # what the rule saves: PyTensor's gradient recomputes exp
 
 
-def test_sparse_softmax_crossentropy_probabilities_carry_no_gradient():
+def test_sparse_softmax_crossentropy_probabilities_have_softmaxs_gradient():
+    """The op's second output (the softmax it shares with its gradient) differentiates as a
+    softmax; PyTensor also calls the rule this way when it compares two such ops."""
+    rng = np.random.default_rng(3)
+    zv, ids = rng.normal(size=(4, V)), rng.integers(0, V, 4).astype("int32")
+    weights = rng.normal(size=(4, V))
     z = pt.dmatrix("z"); t = pt.ivector("t")
     loss, probs = losses.sparse_softmax_crossentropy(z, t).owner.outputs
-    with pytest.raises(NotImplementedError, match="internal"):
-        pytensor.grad(probs.sum(), z)
+    both = loss.sum() + (probs * weights).sum()
+    reference = plain_sparse_crossentropy(z, t).sum() + (pt.special.softmax(z, axis=1) * weights).sum()
+    got, expected = pytensor.function([z, t], [pytensor.grad(both, z), pytensor.grad(reference, z)])(zv, ids)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_two_sparse_softmax_crossentropy_ops_compare_equal_and_compile_together():
+    z = pt.dmatrix("z"); t = pt.ivector("t")
+    a, b = losses.sparse_softmax_crossentropy(z, t), losses.sparse_softmax_crossentropy(z, t)
+    assert a.owner.op == b.owner.op
+    total = (a + 2 * b).sum()
+    zv, ids = np.zeros((2, V)), np.array([0, 3], dtype="int32")
+    value, grad = pytensor.function([z, t], [total, pytensor.grad(total, z)])(zv, ids)
+    assert value == pytest.approx(3 * 2 * np.log(V))
+    np.testing.assert_allclose(grad, 3 * (np.full((2, V), 1 / V) - np.eye(V)[ids]), rtol=1e-12)
 
 
 def test_loss_on_plain_probabilities_clips_instead_of_nan():
