@@ -170,7 +170,7 @@ def test_verify_grad_batch_error():
     loss = lambda h0_, *p: batch_error(x_c, y_c, h0_, list(p))
     assert np.abs(preactivations(params, x, h0)).min() > 1e-3   # no relu kink within reach
     verify_grad(loss, [h0, *[params[n] for n in PARAM_NAMES]], rng=np.random.default_rng(0),
-                abs_tol=1e-5, rel_tol=1e-5, mode="FAST_COMPILE")
+                abs_tol=1e-5, rel_tol=1e-5, mode="FAST_COMPILE", no_debug_ref=False)
 
 
 def test_fast_rnn_train_step_applies_sgd():

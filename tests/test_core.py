@@ -56,7 +56,8 @@ def test_verify_grad_full_scan_loss(act):
     if act == "relu":
         assert np.abs(relu_preactivations(x, params, h0)).min() > 1e-3  # no kink in reach
     verify_grad(symbolic_loss(x, y, act), [h0, *params], rng=np.random.default_rng(0),
-                abs_tol=1e-5, rel_tol=1e-5, mode="FAST_COMPILE")  # one-sided differences: O(eps) error
+                abs_tol=1e-5, rel_tol=1e-5, mode="FAST_COMPILE",  # one-sided differences: O(eps) error
+                no_debug_ref=False)  # the cost in FAST_COMPILE too: verify_grad would compile it for Numba
 
 
 def test_scan_and_unrolled_agree_forward_and_backward():
@@ -200,7 +201,8 @@ def test_sparse_softmax_crossentropy_gradient_against_finite_differences():
     rng = np.random.default_rng(2)
     ids = rng.integers(0, V, 5).astype("int32")
     verify_grad(lambda z: losses.sparse_softmax_crossentropy(z, pt.as_tensor(ids)).sum() * 1.7,
-                [rng.normal(size=(5, V))], rng=rng, abs_tol=1e-7, rel_tol=1e-7)  # central differences
+                [rng.normal(size=(5, V))], rng=rng, abs_tol=1e-7, rel_tol=1e-7,
+                mode="FAST_COMPILE", no_debug_ref=False)
 
 
 def exp_count(fn):

@@ -16,7 +16,8 @@ from symrnn.lesson_rnn import summed_error, train_lesson
 from symrnn.recurrent import scan_loop, unrolled_loop
 
 IN, H, V, B, T = 5, 3, 7, 2, 4  # input dim, hidden units, vocab, batch, time steps
-TOL = dict(abs_tol=1e-5, rel_tol=1e-5, mode="FAST_COMPILE")  # one-sided differences: O(eps) error
+TOL = dict(abs_tol=1e-5, rel_tol=1e-5, mode="FAST_COMPILE",  # one-sided differences: O(eps) error
+           no_debug_ref=False)  # the cost in FAST_COMPILE too: verify_grad would compile it for Numba
 
 
 def keras_problem(n_gates, seed=0, scale=0.5):
