@@ -2,13 +2,17 @@
 
 Most graphs here are tiny, so PyTensor's pure-python FAST_COMPILE mode (backend
 ``py``) builds them in well under a second; tests that must exercise the real
-default backend ask for it by name.
+default backend ask for it by name. The same goes for graphs a test compiles
+with plain ``pytensor.function`` or ``.eval()``: PyTensor's own default mode
+would compile them for Numba, which costs seconds per new graph on a cold cache.
 """
 import os
 
+import pytensor
 import pytest
 
 os.environ.setdefault("SYMRNN_BACKEND", "py")
+pytensor.config.mode = "FAST_COMPILE"
 
 
 def pytest_addoption(parser):
