@@ -143,6 +143,7 @@ class SymrnnSampleImpl:
     one call (:meth:`symrnn.fastgraph.FastRNN.sample`), state carried inside the loop."""
 
     def __init__(self, symrnn_impl):
+        self.per_call = symrnn_impl   # the one-char-per-call row on the same model
         self.model, self.name = symrnn_impl.model, f"{symrnn_impl.name} n/call"
 
     def generate(self, n, x_id=1):
@@ -531,8 +532,8 @@ def run_generation(args, impls):
     for impl in gen + samplers:
         impl.generate(2)   # compile / warm up
     # the sampler must produce the characters the one-per-call loop does (its last id here)
-    same = {s.name: s.generate(args.gen_chars) == next(i for i in gen if i.model is s.model)
-            .generate(args.gen_chars) for s in samplers}
+    same = {s.name: s.generate(args.gen_chars) == s.per_call.generate(args.gen_chars)
+            for s in samplers}
     gen += samplers
     rounds = argparse.Namespace(repeats=3 * args.repeats)   # short rounds: take more of them
     rates = alternate(gen, lambda i: (lambda n: i.generate(n * args.gen_chars)), args.gen_chars,

@@ -45,7 +45,7 @@ from pytensor.tensor.math import Dot
 from pytensor.tensor.shape import Reshape
 
 # Bump when the Numba implementation changes, so PyTensor's on-disk cache keys change too.
-IMPLEMENTATION_VERSION = 2
+IMPLEMENTATION_VERSION = 3
 REWRITE_NAME = "symrnn_blas_dot"
 BLAS_DTYPES = ("float32", "float64")
 
@@ -166,12 +166,8 @@ def _register_numba_kernel():
             if k == 0:
                 out[:] = 0
                 return out
-            op_x, ld_x = gemm_layout(x)
-            if op_x == 0 and m > 1:   # neither row- nor column-contiguous: copy, as np.dot would
-                x = np.ascontiguousarray(x)
-                op_x, ld_x = ord("N"), k
             op_y, ld_y = gemm_layout(y)
-            if op_y == 0:
+            if op_y == 0:   # neither row- nor column-contiguous: copy, as np.dot would
                 y = np.ascontiguousarray(y)
                 op_y, ld_y = ord("N"), n
             i32 = np.int32
@@ -184,7 +180,8 @@ def _register_numba_kernel():
                      val_to_int_ptr(i32(ld_y)), x.ctypes, val_to_int_ptr(i32(inc_x)),
                      val_to_ptr(zero), out.ctypes, val_to_int_ptr(i32(1)))
                 return out
-            if op_x == 0:   # a single row with a zero or negative stride
+            op_x, ld_x = gemm_layout(x)
+            if op_x == 0:
                 x = np.ascontiguousarray(x)
                 op_x, ld_x = ord("N"), k
             # Row-major out = x . y is column-major out^T = y^T . x^T.

@@ -163,11 +163,17 @@ def hoisted_forward(x, h0, params, act="relu", unroll=False, projection="lookup"
     return hs, output_logits(hs, W_y, b_y)
 
 
-def generation_step(x_id, h_tm1, params, act="relu"):
-    """One character: ``(probs [V], h_t [H])`` from an id (0-d int) and ``h_tm1`` [H]."""
+def one_step(x_id, h_tm1, params, act="relu"):
+    """``(h_t [H], logits [V])`` after the character ``x_id`` (0-d int) from ``h_tm1`` [H]."""
     W_h, b_h, W_x, b_x, W_y, b_y = params
     h_t = activation(act)(W_x[x_id] + b_x + b_h + pt.dot(h_tm1, W_h))
-    return pt.special.softmax(pt.dot(h_t, W_y) + b_y, axis=-1), h_t
+    return h_t, pt.dot(h_t, W_y) + b_y
+
+
+def generation_step(x_id, h_tm1, params, act="relu"):
+    """One character: ``(probs [V], h_t [H])`` from an id (0-d int) and ``h_tm1`` [H]."""
+    h_t, z = one_step(x_id, h_tm1, params, act)
+    return pt.special.softmax(z, axis=-1), h_t
 
 
 def sampling_step(noise_t, h_tm1, id_tm1, inv_temperature, params, act="relu"):
@@ -178,9 +184,7 @@ def sampling_step(noise_t, h_tm1, id_tm1, inv_temperature, params, act="relu"):
     in the graph and the noise comes in as a sequence the caller drew from a
     seeded numpy generator. Zero noise gives the greedy (argmax) character.
     """
-    W_h, b_h, W_x, b_x, W_y, b_y = params
-    h_t = activation(act)(W_x[id_tm1] + b_x + b_h + pt.dot(h_tm1, W_h))
-    z = pt.dot(h_t, W_y) + b_y
+    h_t, z = one_step(id_tm1, h_tm1, params, act)
     return h_t, pt.argmax(z * inv_temperature + noise_t).astype("int32")
 
 
@@ -409,14 +413,11 @@ class FastRNN:
         finally:
             fn.trust_input = self.trust_input
 
-    def _trusted_train_fn(self):
-        return self._trusted(self.train_fn)
-
     def train_step(self, x, y, lr, h0=None):
         """One SGD step on one batch; returns the error before the step."""
         x, y = self._check_pair(x, y)
         h0 = self._cached_zeros(len(x)) if h0 is None else self._check_h0(h0, len(x))
-        with self._trusted_train_fn() as fn:
+        with self._trusted(self.train_fn) as fn:
             return float(fn(h0, x, y, self._lr_array(float(lr))))
 
     def fit(self, x, y, lr, batch_size=64, epochs=1):
@@ -440,7 +441,7 @@ class FastRNN:
         h0, lr = self._cached_zeros(batch_size), self._lr_array(float(lr))
         n_full = len(x) - len(x) % batch_size
         errors = []
-        with self._trusted_train_fn() as fn:
+        with self._trusted(self.train_fn) as fn:
             for _ in range(epochs):
                 for i in range(0, n_full, batch_size):
                     errors.append(float(fn(h0, x[i:i + batch_size], y[i:i + batch_size], lr)))

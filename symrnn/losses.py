@@ -64,15 +64,15 @@ def _xent_pullback(inputs, outputs, output_grads):
     z, ids = inputs
     _, probs = outputs
     g_loss, g_probs = output_grads
-    dz = pt.zeros_like(z)
+    terms = []
     if not isinstance(g_loss.type, DisconnectedType):
         # g * (probs - onehot(ids)): subtract g at the targets rather than build the one-hot
         # rows (a [N, V] compare and cast that PyTensor's python backend runs element by element)
         rows = pt.arange(z.shape[0])
-        dz = pt.inc_subtensor((g_loss[:, None] * probs)[rows, ids], -g_loss)
+        terms.append(pt.inc_subtensor((g_loss[:, None] * probs)[rows, ids], -g_loss))
     if not isinstance(g_probs.type, DisconnectedType):   # softmax's own rule
-        dz = dz + probs * (g_probs - (g_probs * probs).sum(axis=1, keepdims=True))
-    return [dz, DisconnectedType()()]
+        terms.append(probs * (g_probs - (g_probs * probs).sum(axis=1, keepdims=True)))
+    return [sum(terms[1:], terms[0]) if terms else pt.zeros_like(z), DisconnectedType()()]
 
 
 def sparse_softmax_crossentropy(z, ids):

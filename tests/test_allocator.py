@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from symrnn import allocator
+from symrnn.childenv import with_package_on_path
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
@@ -33,9 +34,7 @@ print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 def run_child(mode, extra_env=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    env.update(extra_env or {})
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join([repo, env.get("PYTHONPATH", "")])
+    env = with_package_on_path({**env, **(extra_env or {})})
     out = subprocess.run([sys.executable, "-c", CHILD, mode], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
     return out[0], int(out[1])
