@@ -63,16 +63,8 @@ def _target_ids(y):
 def loss_and_grads(params, x, y, h0, act="relu"):
     """Forward and BPTT for a batch: ``(error, grads)`` with ``error`` a float."""
     _, act_grad = _act(act)
-    batch = len(x)
     hs, logits = forward(params, x, h0, act)
-    rows, ids = np.arange(len(logits)), _target_ids(y)
-    logits -= logits.max(axis=1, keepdims=True)       # stable softmax, in place
-    probs = np.exp(logits)
-    probs /= probs.sum(axis=1, keepdims=True)
-    error = -np.log(probs[rows, ids]).sum() / batch
-    dlogits = probs
-    dlogits[rows, ids] -= 1
-    dlogits /= batch                                  # d error / d logits
+    error, dlogits = softmax_error_grad(logits, y, len(x))
     n_steps, _, n_hidden = hs.shape
     hs2d = hs.reshape(-1, n_hidden)
     dh_out = (dlogits @ params["W_y"].T).reshape(hs.shape)
@@ -89,11 +81,25 @@ def loss_and_grads(params, x, y, h0, act="relu"):
     return float(error), grads
 
 
-def _input_grad(params, x, dpre2d):
+def softmax_error_grad(logits, y, batch):
+    """``(error, d error / d logits)`` of the summed cross-entropy over ``batch``
+    sequences; ``logits`` ``[T*B, V]`` time-major, overwritten by the gradient."""
+    rows, ids = np.arange(len(logits)), _target_ids(y)
+    logits -= logits.max(axis=1, keepdims=True)       # stable softmax, in place
+    probs = np.exp(logits, out=logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    error = -np.log(probs[rows, ids]).sum() / batch
+    probs[rows, ids] -= 1
+    probs /= batch
+    return float(error), probs
+
+
+def _input_grad(params, x, dpre2d, name="W_x"):
+    """Gradient of the input weights ``params[name]`` from ``d pre-activation`` rows."""
     x_tm = np.swapaxes(x, 0, 1)
     if not _is_ids(x):
         return x_tm.reshape(-1, x_tm.shape[-1]).T @ dpre2d
-    dW_x = np.zeros_like(params["W_x"])
+    dW_x = np.zeros_like(params[name])
     np.add.at(dW_x, x_tm.reshape(-1), dpre2d)         # a repeated id must accumulate
     return dW_x
 

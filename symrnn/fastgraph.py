@@ -246,121 +246,32 @@ def batch_error(x, y, h0, params, act="relu", projection="lookup"):
     return summed_error(zs, time_major(y), projection) / pt.cast(x.shape[0], zs.dtype)
 
 
-class FastRNN:
-    """The lesson model (same parameters, same init under a seed) on batched data.
+class BatchSGDModel:
+    """What the fast models share: the SGD graph, batch checks, trusted calls, weights.
 
-    Parameters
-    ----------
-    vocab_size, n_hidden : int
-    act : str
-        ``"relu"`` (the lesson) or ``"tanh"``.
-    dtype : str
-        One dtype for the whole graph (float32 for speed, float64 for tests).
-    seed : int
-        Same seed, same initial weights as :class:`symrnn.lesson_rnn.LessonRNN`.
-    inputs : {"ids", "onehot"}
-        ``[B, T]`` integer ids or ``[B, T, V]`` one-hot rows.
-    backend : str, optional
-        See :mod:`symrnn.backend`.
-    trust_input : bool
-        Compile with ``trust_input=True``: the call skips input conversion and
-        checks, so pass arrays of exactly the right dtype (0-d arrays, not
-        numpy scalars). :meth:`train_step` and :meth:`fit` check their inputs
-        themselves and always call the function trusted.
-    projection : {"auto", "lookup", "onehot"}
-        How integer ids are projected (see :func:`choose_projection`, which
-        ``"auto"`` asks with this backend); the same loss and gradients either way.
+    A subclass declares the inputs (:func:`declare_batch`), the shared weights
+    ``params``, the generator's shared ``states``, and calls :meth:`_build_sgd`
+    with its error; the rest (compiling, validating, fitting) is the same for
+    every cell.
     """
 
-    def __init__(self, vocab_size, n_hidden=256, act="relu", dtype="float32", seed=42,
-                 inputs="ids", backend=None, trust_input=False, projection="auto"):
-        from .lesson_rnn import lesson_params  # lesson_rnn imports this module too
-        self.vocab_size, self.n_hidden, self.dtype = vocab_size, n_hidden, dtype
-        self.act, self.inputs, self.backend, self.trust_input = act, inputs, backend, trust_input
-        self.projection = choose_projection(vocab_size, projection, backend)
-        self.params = lesson_params(vocab_size, n_hidden, np.random.default_rng(seed), dtype)
-        self.x, self.y, self.h0, self.lr = declare_batch(inputs, dtype)
-        error = batch_error(self.x, self.y, self.h0, self.params, act, self.projection)
+    def _build_sgd(self, error):
+        """Gradients of ``error`` by ``pytensor.grad`` and plain SGD updates."""
         self.error, *self.grads = same_dtype_sums([error, *pytensor.grad(error, self.params)])
         self.updates = updates.sgd(self.grads, self.params, self.lr)
         self._zeros, self._lr = {}, {}   # per-call arrays, allocated once
 
     @cached_property
     def train_fn(self):
-        """(h0 [B, H], x, y, lr) -> error, applying SGD to the six weights."""
+        """(h0 [B, H], x, y, lr) -> error, applying SGD to every weight."""
         return compile_function([self.h0, self.x, self.y, self.lr], self.error,
                                 updates=self.updates, backend=self.backend,
                                 trust_input=self.trust_input)
 
-    @cached_property
-    def state(self):
-        """The generator's hidden state [H], a shared variable carried between calls."""
-        return pytensor.shared(np.zeros(self.n_hidden, dtype=self.dtype), name="h_gen")
-
-    @cached_property
-    def generate_fn(self):
-        """(id as a 0-d int32 array) -> next-char probabilities [V]; updates :attr:`state`.
-
-        One step written out without ``scan`` (a one-step scan costs more in loop
-        machinery than the step's arithmetic); the new state goes back into the
-        shared :attr:`state` through the updates, so nothing but the id crosses
-        the call boundary.
-        """
-        x_id = pt.iscalar("x_id")
-        probs, h_t = generation_step(x_id, self.state, self.params, self.act)
-        return compile_function([x_id], probs, updates={self.state: h_t},
-                                backend=self.backend, trust_input=self.trust_input)
-
-    @cached_property
-    def sample_fn(self):
-        """(first id, noise [n, V], 1 / temperature) -> the ``n`` ids that follow it.
-
-        All ``n`` characters in one call: a ``scan`` over :func:`sampling_step`
-        feeds each sampled id back in as the next input, so the per-call cost
-        (argument passing, dispatch) is paid once per ``n`` characters instead
-        of once per character. The hidden state starts from and ends in
-        :attr:`state`, as with :attr:`generate_fn`. Call it through :meth:`sample`.
-        """
-        first_id = pt.iscalar("first_id")
-        noise = pt.matrix("gumbel_noise", dtype=self.dtype)
-        inv_temperature = pt.scalar("inv_temperature", dtype=self.dtype)
-        step = lambda g_t, h_tm1, id_tm1, inv_t, *params: sampling_step(
-            g_t, h_tm1, id_tm1, inv_t, params, self.act)
-        hs, ids = loop(step, [noise], [self.state, first_id], [inv_temperature, *self.params])
-        return compile_function([first_id, noise, inv_temperature], ids,
-                                updates={self.state: hs[-1]}, backend=self.backend,
-                                trust_input=self.trust_input)
-
-    def sample(self, n_chars, first_id, temperature=1.0, seed=None):
-        """The ``n_chars`` ids that follow ``first_id``, each drawn from
-        ``softmax(z / temperature)`` and fed back in; ``temperature=None`` is greedy.
-
-        Continues from :attr:`state` (:meth:`reset_state` starts afresh) and
-        leaves the last hidden state there. Same seed, same ids.
-
-        >>> rnn = FastRNN(vocab_size=5, n_hidden=4, dtype="float64", seed=0, backend="py")
-        >>> ids = rnn.sample(6, first_id=2, seed=0)
-        >>> ids.shape, ids.dtype.name, bool(((0 <= ids) & (ids < 5)).all())
-        ((6,), 'int32', True)
-        """
-        check_temperature(temperature)
-        if isinstance(n_chars, bool) or not isinstance(n_chars, (int, np.integer)) or n_chars < 1:
-            raise ConfigError(f"n_chars must be a positive integer, got {n_chars!r}")
-        if isinstance(first_id, bool) or not isinstance(first_id, (int, np.integer)) \
-                or not 0 <= first_id < self.vocab_size:
-            raise ShapeError(f"first_id must be an integer id in [0, {self.vocab_size}), got "
-                             f"{first_id!r}; encode characters with the model's vocabulary")
-        shape = (int(n_chars), self.vocab_size)
-        if temperature is None:
-            noise, inv_temperature = np.zeros(shape, self.dtype), 1.0
-        else:
-            noise = np.random.default_rng(seed).gumbel(size=shape).astype(self.dtype)
-            inv_temperature = 1.0 / temperature
-        with self._trusted(self.sample_fn) as fn:
-            return fn(np.asarray(first_id, "int32"), noise, np.asarray(inv_temperature, self.dtype))
-
     def reset_state(self):
-        self.state.set_value(np.zeros(self.n_hidden, dtype=self.dtype))
+        """Zero the generator's state (every shared variable in :attr:`states`)."""
+        for state in self.states:
+            state.set_value(np.zeros_like(state.get_value(borrow=True)))
 
     def zeros_h0(self, batch_size):
         """A fresh zero state ``[batch_size, H]`` (the compiled step never writes to h0)."""
@@ -457,3 +368,112 @@ class FastRNN:
                                  f"got {np.shape(values[p.name])}")
         for p in self.params:
             p.set_value(np.asarray(values[p.name], dtype=self.dtype))
+
+
+class FastRNN(BatchSGDModel):
+    """The lesson model (same parameters, same init under a seed) on batched data.
+
+    Parameters
+    ----------
+    vocab_size, n_hidden : int
+    act : str
+        ``"relu"`` (the lesson) or ``"tanh"``.
+    dtype : str
+        One dtype for the whole graph (float32 for speed, float64 for tests).
+    seed : int
+        Same seed, same initial weights as :class:`symrnn.lesson_rnn.LessonRNN`.
+    inputs : {"ids", "onehot"}
+        ``[B, T]`` integer ids or ``[B, T, V]`` one-hot rows.
+    backend : str, optional
+        See :mod:`symrnn.backend`.
+    trust_input : bool
+        Compile with ``trust_input=True``: the call skips input conversion and
+        checks, so pass arrays of exactly the right dtype (0-d arrays, not
+        numpy scalars). :meth:`train_step` and :meth:`fit` check their inputs
+        themselves and always call the function trusted.
+    projection : {"auto", "lookup", "onehot"}
+        How integer ids are projected (see :func:`choose_projection`, which
+        ``"auto"`` asks with this backend); the same loss and gradients either way.
+    """
+
+    def __init__(self, vocab_size, n_hidden=256, act="relu", dtype="float32", seed=42,
+                 inputs="ids", backend=None, trust_input=False, projection="auto"):
+        from .lesson_rnn import lesson_params  # lesson_rnn imports this module too
+        self.vocab_size, self.n_hidden, self.dtype = vocab_size, n_hidden, dtype
+        self.act, self.inputs, self.backend, self.trust_input = act, inputs, backend, trust_input
+        self.projection = choose_projection(vocab_size, projection, backend)
+        self.params = lesson_params(vocab_size, n_hidden, np.random.default_rng(seed), dtype)
+        self.x, self.y, self.h0, self.lr = declare_batch(inputs, dtype)
+        error = batch_error(self.x, self.y, self.h0, self.params, act, self.projection)
+        self._build_sgd(error)
+
+    @cached_property
+    def state(self):
+        """The generator's hidden state [H], a shared variable carried between calls."""
+        return pytensor.shared(np.zeros(self.n_hidden, dtype=self.dtype), name="h_gen")
+
+    @property
+    def states(self):
+        return [self.state]
+
+    @cached_property
+    def generate_fn(self):
+        """(id as a 0-d int32 array) -> next-char probabilities [V]; updates :attr:`state`.
+
+        One step written out without ``scan`` (a one-step scan costs more in loop
+        machinery than the step's arithmetic); the new state goes back into the
+        shared :attr:`state` through the updates, so nothing but the id crosses
+        the call boundary.
+        """
+        x_id = pt.iscalar("x_id")
+        probs, h_t = generation_step(x_id, self.state, self.params, self.act)
+        return compile_function([x_id], probs, updates={self.state: h_t},
+                                backend=self.backend, trust_input=self.trust_input)
+
+    @cached_property
+    def sample_fn(self):
+        """(first id, noise [n, V], 1 / temperature) -> the ``n`` ids that follow it.
+
+        All ``n`` characters in one call: a ``scan`` over :func:`sampling_step`
+        feeds each sampled id back in as the next input, so the per-call cost
+        (argument passing, dispatch) is paid once per ``n`` characters instead
+        of once per character. The hidden state starts from and ends in
+        :attr:`state`, as with :attr:`generate_fn`. Call it through :meth:`sample`.
+        """
+        first_id = pt.iscalar("first_id")
+        noise = pt.matrix("gumbel_noise", dtype=self.dtype)
+        inv_temperature = pt.scalar("inv_temperature", dtype=self.dtype)
+        step = lambda g_t, h_tm1, id_tm1, inv_t, *params: sampling_step(
+            g_t, h_tm1, id_tm1, inv_t, params, self.act)
+        hs, ids = loop(step, [noise], [self.state, first_id], [inv_temperature, *self.params])
+        return compile_function([first_id, noise, inv_temperature], ids,
+                                updates={self.state: hs[-1]}, backend=self.backend,
+                                trust_input=self.trust_input)
+
+    def sample(self, n_chars, first_id, temperature=1.0, seed=None):
+        """The ``n_chars`` ids that follow ``first_id``, each drawn from
+        ``softmax(z / temperature)`` and fed back in; ``temperature=None`` is greedy.
+
+        Continues from :attr:`state` (:meth:`reset_state` starts afresh) and
+        leaves the last hidden state there. Same seed, same ids.
+
+        >>> rnn = FastRNN(vocab_size=5, n_hidden=4, dtype="float64", seed=0, backend="py")
+        >>> ids = rnn.sample(6, first_id=2, seed=0)
+        >>> ids.shape, ids.dtype.name, bool(((0 <= ids) & (ids < 5)).all())
+        ((6,), 'int32', True)
+        """
+        check_temperature(temperature)
+        if isinstance(n_chars, bool) or not isinstance(n_chars, (int, np.integer)) or n_chars < 1:
+            raise ConfigError(f"n_chars must be a positive integer, got {n_chars!r}")
+        if isinstance(first_id, bool) or not isinstance(first_id, (int, np.integer)) \
+                or not 0 <= first_id < self.vocab_size:
+            raise ShapeError(f"first_id must be an integer id in [0, {self.vocab_size}), got "
+                             f"{first_id!r}; encode characters with the model's vocabulary")
+        shape = (int(n_chars), self.vocab_size)
+        if temperature is None:
+            noise, inv_temperature = np.zeros(shape, self.dtype), 1.0
+        else:
+            noise = np.random.default_rng(seed).gumbel(size=shape).astype(self.dtype)
+            inv_temperature = 1.0 / temperature
+        with self._trusted(self.sample_fn) as fn:
+            return fn(np.asarray(first_id, "int32"), noise, np.asarray(inv_temperature, self.dtype))

@@ -1,0 +1,143 @@
+"""GRU and LSTM in the benchmark: the PyTensor graph (FastGated) against the by-hand
+numpy twin and finite differences, forward and backward, in float64."""
+import json
+
+import numpy as np
+import pytensor.tensor as pt
+import pytest
+from pytensor.gradient import verify_grad
+
+from symrnn import bench, bench_numpy_gated
+from symrnn.errors import ConfigError, ShapeError
+from symrnn.fastgated import PARAM_NAMES, FastGated, gated_batch_error, gated_params
+
+from model_grads import assert_grads_close, graph_loss_and_grads
+
+V, H, T, B = 7, 5, 4, 3
+CELLS = ["gru", "lstm"]
+
+
+def problem(cell, seed=0, batch=B):
+    """Random ids, float64 weights with non-zero biases, and a non-zero h0."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, V, size=(batch, T + 1))
+    params = gated_params(V, H, cell, rng)
+    for name in ("b", "b_y"):
+        params[name] = params[name] + rng.normal(0, 0.5, params[name].shape)
+    h0 = rng.normal(0, 0.5, (batch, H))
+    return ids[:, :-1], ids[:, 1:], params, h0
+
+
+def graph_model(cell, params, inputs="ids"):
+    model = FastGated(V, H, cell, dtype="float64", inputs=inputs, backend="py")
+    model.set_params(params)
+    return model
+
+
+@pytest.mark.parametrize("inputs", ["ids", "onehot"])
+@pytest.mark.parametrize("cell", CELLS)
+def test_numpy_twin_matches_pytensor_grad(cell, inputs):
+    x, y, params, h0 = problem(cell, seed=1)
+    if inputs == "onehot":
+        x, y = np.eye(V)[x], np.eye(V)[y]
+    else:
+        x, y = x.astype("int32"), y.astype("int32")
+    expected = graph_loss_and_grads(graph_model(cell, params, inputs), x, y, h0)
+    got_err, got = bench_numpy_gated.loss_and_grads(params, x, y, h0, cell)
+    assert got_err == pytest.approx(expected[0], rel=1e-12)
+    assert_grads_close(got, expected[1])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_gated_error_gradient_matches_finite_differences(cell):
+    x, y, params, h0 = problem(cell, seed=2, batch=2)
+    x, y = pt.as_tensor_variable(x.astype("int32")), pt.as_tensor_variable(y.astype("int32"))
+
+    def error(W, U, b, W_y, b_y, h):
+        return gated_batch_error(cell, x, y, h, [W, U, b, W_y, b_y])
+
+    verify_grad(error, [params[n] for n in PARAM_NAMES] + [h0], rng=np.random.default_rng(3),
+                mode="FAST_COMPILE", no_debug_ref=False)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_train_step_is_sgd_on_the_graph_gradient(cell):
+    x, y, params, h0 = problem(cell, seed=4)
+    model = graph_model(cell, params)
+    _, grads = bench_numpy_gated.loss_and_grads(params, x, y, np.zeros_like(h0), cell)
+    model.train_step(x, y, lr=0.5)
+    for name, value in model.get_params().items():
+        np.testing.assert_allclose(value, params[name] - 0.5 * grads[name], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_numpy_train_step_is_sgd_in_place(cell):
+    x, y, params, h0 = problem(cell, seed=5)
+    before = {k: v.copy() for k, v in params.items()}
+    _, grads = bench_numpy_gated.loss_and_grads(before, x, y, h0, cell)
+    bench_numpy_gated.train_step(params, x, y, h0, 0.25, cell)
+    for name in params:
+        np.testing.assert_allclose(params[name], before[name] - 0.25 * grads[name], rtol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_generate_fn_carries_state_like_numpy(cell):
+    _, _, params, _ = problem(cell, seed=6)
+    model = graph_model(cell, params)
+    states = [np.zeros(H)] * (1 if cell == "gru" else 2)
+    for x_id in [3, 0, 6, 6, 2]:
+        want, states = bench_numpy_gated.generate_step(params, x_id, states, cell)
+        np.testing.assert_allclose(model.generate_fn(np.asarray(x_id, "int32")), want, rtol=1e-12)
+    for shared, value in zip(model.states, states):
+        np.testing.assert_allclose(shared.get_value(), value, rtol=1e-12)
+    model.reset_state()
+    assert all(not s.get_value().any() for s in model.states)
+
+
+def test_lstm_cell_state_starts_at_zero_and_h0_is_used():
+    x, y, params, h0 = problem("lstm", seed=7)
+    model = graph_model("lstm", params)
+    from_h0 = model.train_step(x, y, lr=0.0, h0=h0)
+    from_zeros = model.train_step(x, y, lr=0.0)
+    assert from_h0 == pytest.approx(bench_numpy_gated.loss_and_grads(params, x, y, h0, "lstm")[0],
+                                    rel=1e-12)
+    assert from_h0 != pytest.approx(from_zeros, rel=1e-6)
+
+
+def test_bad_cell_and_bad_batch_are_rejected_before_training():
+    with pytest.raises(ConfigError, match="cell must be one of"):
+        FastGated(V, H, "rnn", backend="py")
+    x, y, params, _ = problem("gru", seed=8)
+    model = graph_model("gru", params)
+    with pytest.raises(ShapeError, match=r"ids must lie in \[0, 7\)"):
+        model.train_step(x, y + V, lr=0.1)
+    for name, value in model.get_params().items():
+        np.testing.assert_array_equal(value, params[name])
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_bench_runs_gated_cells(cell, tmp_path):
+    out = tmp_path / "bench.json"
+    code = bench.main(["--quick", "--backend", "py", "--cell", cell, "--vocab", "11",
+                       "--hidden", "7", "--seq", "3", "--batch", "2", "--json", str(out),
+                       "--no-torch"])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert {r["impl"] for r in result["train"]} == {"symrnn-py", "numpy"}
+    assert {r["impl"] for r in result["generate"]} == {"symrnn-py", "numpy"}
+    gates = {"gru": 3, "lstm": 4}[cell]
+    assert result["flop_bound"][0]["flops_per_char"] == 3 * 2 * (gates * 7 * 7 + 7 * 11)
+
+
+def test_torch_gate_order_maps_keras_gates_onto_pytorchs():
+    # GRU: Keras (z, r, h) -> PyTorch (r, z, n); LSTM: (i, f, c, o) is PyTorch's order already
+    assert bench.torch_gate_order("gru", 2).tolist() == [2, 3, 0, 1, 4, 5]
+    assert bench.torch_gate_order("lstm", 2).tolist() == list(range(8))
+
+
+def test_flop_bound_counts_the_gated_widths():
+    shapes = bench.step_matmuls(11, 7, 2, 3, "onehot", n_gates=4)   # batch 2, seq 3
+    flops = sum(2 * m * k * n * c for m, k, n, c in shapes)
+    assert flops == bench.flops_per_char(11, 7, "onehot", n_gates=4) * 2 * 3
+    gated = 3 * 2 * (7 * 28 + 7 * 11) + 2 * 2 * 11 * 28   # recurrence and output x3, dW_x x2
+    assert bench.flops_per_char(11, 7, "onehot", n_gates=4) == gated
