@@ -321,25 +321,20 @@ class LayersAdapter:
 
 
 class GatedAdapter(LayersAdapter):
-    """``--model gru`` / ``lstm``: the :mod:`symrnn.gated` cells in the layer API's
-    ``Recurrent`` layer (Keras 1 gate order, glorot / orthogonal initialisers)."""
+    """``--model gru`` / ``lstm``: the layer API's ``GRU`` / ``LSTM`` layers (the
+    :mod:`symrnn.gated` cells, Keras 1 gate order, glorot / orthogonal initialisers;
+    the LSTM's bias starts at zeros here, as it always has in the CLI)."""
 
     def __init__(self, vocab, act="tanh", **kwargs):
         super().__init__(vocab, act=act, **kwargs)
 
     def recurrent_layer(self, i):
-        from .gated import gru_step, lstm_step
-        from .layers import Recurrent
-        act, dtype = self.config["act"], self.dtype
-        # hard_sigmoid's python-float constants upcast float32 states to float64,
-        # which scan refuses; cast the new states back to the model's dtype.
+        from .layers import GRU, LSTM
+        common = dict(activation=self.config["act"], return_sequences=True, name=f"rnn_{i}",
+                      seed=self.config["seed"] + 1 + i, dtype=self.dtype)
         if self.name == "gru":
-            step, gates, states = (lambda xw_t, h_tm1, U: pt.cast(gru_step(xw_t, h_tm1, U, act=act), dtype)), 3, 1
-        else:
-            step, gates, states = (lambda xw_t, h_tm1, c_tm1, U: [
-                pt.cast(s, dtype) for s in lstm_step(xw_t, h_tm1, c_tm1, U, act=act)]), 4, 2
-        return Recurrent(self.config["hidden"], step=step, n_gates=gates, n_states=states, return_sequences=True,
-                         name=f"rnn_{i}", seed=self.config["seed"] + 1 + i, dtype=self.dtype)
+            return GRU(self.config["hidden"], **common)
+        return LSTM(self.config["hidden"], unit_forget_bias=False, **common)   # b starts at zeros
 
 
 class GRUAdapter(GatedAdapter):

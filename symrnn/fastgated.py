@@ -35,7 +35,7 @@ import pytensor.tensor as pt
 from .errors import ConfigError
 from .fastgraph import (BatchSGDModel, choose_projection, declare_batch, output_logits,
                         project_inputs, summed_error)
-from .gated import gru_step, lstm_bias_init, lstm_step
+from .gated import SAVED_GATES, gru_split_weights, gru_step_split, lstm_bias_init, lstm_step
 from .params import glorot_uniform, orthogonal
 from .recurrent import loop
 from .training import compile_function
@@ -67,11 +67,19 @@ def gated_params(vocab_size, n_hidden, cell, rng, dtype="float64"):
     return {name: np.asarray(values[name], dtype=dtype) for name in PARAM_NAMES}
 
 
-def gated_cell(cell):
-    """The step ``(xw_t, *states_tm1, U) -> states_t`` with the benchmark's activations."""
+def gated_cell(cell, with_gates=False):
+    """The step ``(xw_t, *states_tm1, *recurrent_weights(cell, U)) -> states_t``, with the
+    benchmark's activations (and the gate activations after the states, ``with_gates``)."""
+    kw = dict(act=CANDIDATE_ACT, inner_act=GATE_ACT, with_gates=with_gates)
     if check_cell(cell) == "gru":
-        return lambda xw_t, h_tm1, U: gru_step(xw_t, h_tm1, U, CANDIDATE_ACT, GATE_ACT)
-    return lambda xw_t, h_tm1, c_tm1, U: lstm_step(xw_t, h_tm1, c_tm1, U, CANDIDATE_ACT, GATE_ACT)
+        return lambda xw_t, h_tm1, U_zr, U_h: gru_step_split(xw_t, h_tm1, U_zr, U_h, **kw)
+    return lambda xw_t, h_tm1, c_tm1, U: lstm_step(xw_t, h_tm1, c_tm1, U, **kw)
+
+
+def recurrent_weights(cell, U):
+    """The loop's non-sequences: a GRU's ``U`` as two blocks sliced before the loop
+    (see :func:`symrnn.gated.gru_step_split`), an LSTM's ``U`` whole."""
+    return list(gru_split_weights(U)) if cell == "gru" else [U]
 
 
 def initial_states(cell, h0):
@@ -79,18 +87,25 @@ def initial_states(cell, h0):
     return [h0] if cell == "gru" else [h0, pt.zeros_like(h0)]
 
 
-def gated_forward(cell, x, h0, params, projection="lookup"):
-    """Time-major hidden states ``[T, B, H]`` and logits ``[T, B, V]``."""
+def gated_forward(cell, x, h0, params, projection="lookup", save_gates=True):
+    """Time-major hidden states ``[T, B, H]`` and logits ``[T, B, V]``.
+
+    With ``save_gates`` the loop also outputs every step's gate activations
+    (unused here), so the backward loop reads them instead of recomputing the
+    step (:data:`symrnn.gated.SAVED_GATES`); same values either way.
+    """
     W, U, b, W_y, b_y = params
     xw = project_inputs(x, W, b, projection)
-    states = loop(gated_cell(cell), [xw], initial_states(cell, h0), [U])
-    return states[0], output_logits(states[0], W_y, b_y)
+    outputs_info = initial_states(cell, h0) + [None] * (SAVED_GATES[cell] if save_gates else 0)
+    step = gated_cell(cell, with_gates=save_gates)
+    hs = loop(step, [xw], outputs_info, recurrent_weights(cell, U))[0]
+    return hs, output_logits(hs, W_y, b_y)
 
 
-def gated_batch_error(cell, x, y, h0, params, projection="lookup"):
+def gated_batch_error(cell, x, y, h0, params, projection="lookup", save_gates=True):
     """Summed cross-entropy per sequence of batch-major ``x, y``, averaged over the batch."""
     time_major = lambda v: v.swapaxes(0, 1)
-    _, zs = gated_forward(cell, time_major(x), h0, params, projection)
+    _, zs = gated_forward(cell, time_major(x), h0, params, projection, save_gates)
     return summed_error(zs, time_major(y), projection) / pt.cast(x.shape[0], zs.dtype)
 
 
@@ -105,7 +120,8 @@ class FastGated(BatchSGDModel):
     def __init__(self, vocab_size, n_hidden=256, cell="gru", dtype="float32", seed=42,
                  inputs="ids", backend=None, trust_input=False, projection="auto"):
         self.vocab_size, self.n_hidden, self.dtype = vocab_size, n_hidden, dtype
-        self.cell, self.inputs, self.backend, self.trust_input = check_cell(cell), inputs, backend, trust_input
+        self.cell, self.inputs = check_cell(cell), inputs
+        self.backend, self.trust_input = backend, trust_input
         self.projection = choose_projection(vocab_size, projection, backend)
         values = gated_params(vocab_size, n_hidden, cell, np.random.default_rng(seed), dtype)
         self.params = [pytensor.shared(values[name], name=name) for name in PARAM_NAMES]
@@ -127,8 +143,9 @@ class FastGated(BatchSGDModel):
         """
         x_id = pt.iscalar("x_id")
         W, U, b, W_y, b_y = self.params
-        new_states = gated_cell(self.cell)(W[x_id] + b, *self.states, U)
-        new_states = new_states if isinstance(new_states, list) else [new_states]
+        step = gated_cell(self.cell, with_gates=True)   # a list whatever the cell
+        new_states = step(W[x_id] + b, *self.states, *recurrent_weights(self.cell, U))
+        new_states = new_states[:len(self.states)]
         probs = pt.special.softmax(pt.dot(new_states[0], W_y) + b_y, axis=-1)
         return compile_function([x_id], probs, updates=dict(zip(self.states, new_states)),
                                 backend=self.backend, trust_input=self.trust_input)

@@ -37,6 +37,13 @@ from .errors import ConfigError, ShapeError
 GRU_GATES = ("z", "r", "h")        # Keras 1 column order of W, U and b
 LSTM_GATES = ("i", "f", "c", "o")  # Keras 1 column order of W, U and b
 
+# How many activations a step returns after its states with ``with_gates=True``.
+# A loop that also outputs them keeps them for the backward pass: PyTensor's
+# scan gradient swaps any recomputation of a step output (such as the
+# ``sigmoid(a)`` that sigmoid's gradient rebuilds) for the saved value, so
+# the backward loop no longer recomputes the step's matmuls and activations.
+SAVED_GATES = {"gru": 3, "lstm": 5}
+
 SEPARATE_GATE_NAMES = ("W_xr", "W_hr", "b_r", "W_xu", "W_hu", "b_u", "W_xc", "W_hc", "b_c")
 COMBINED_GATE_NAMES = ("W_r", "b_r", "W_u", "b_u", "W_c", "b_c")
 OUTPUT_NAMES = ("W_y", "b_y")
@@ -71,31 +78,58 @@ def gru_step(xw_t, h_tm1, U, act="tanh", inner_act="hard_sigmoid", h_in=None):
     h_t : tensor (..., H)
         ``z * h_tm1 + (1 - z) * act(x_h + (r * h_tm1) . U_h)``.
     """
-    act, inner_act = activation(act), activation(inner_act)
     units = U.shape[0]
+    return gru_step_split(xw_t, h_tm1, U[:, :2 * units], U[:, 2 * units:], act, inner_act, h_in)
+
+
+def gru_split_weights(U):
+    """``(U_zr, U_h)``: the recurrent weights' ``[z, r]`` columns and ``h`` columns."""
+    units = U.shape[0]
+    return U[:, :2 * units], U[:, 2 * units:]
+
+
+def gru_step_split(xw_t, h_tm1, U_zr, U_h, act="tanh", inner_act="hard_sigmoid", h_in=None,
+                   with_gates=False):
+    """:func:`gru_step` with ``U`` given as ``(U_zr, U_h)`` (:func:`gru_split_weights`).
+
+    Inside a loop, pass the two blocks as the loop's non-sequences, sliced
+    once outside it. If the step slices ``U`` itself, the gradient of ``U``
+    becomes an increment of a zero ``[H, 3H]`` matrix at every step, and
+    PyTensor cannot move it out of the loop. With the blocks passed in, each
+    block's gradient is a plain product, and PyTensor moves it out of the
+    loop: one GEMM over all steps.
+
+    ``with_gates=True`` returns ``[h_t, z, r, hh]``: see :data:`SAVED_GATES`.
+    """
+    act, inner_act = activation(act), activation(inner_act)
+    units = U_h.shape[0]
     h_in = h_tm1 if h_in is None else h_in
-    hu = pt.dot(h_in, U[:, :2 * units])  # z and r see the same h: one matmul for both
+    hu = pt.dot(h_in, U_zr)  # z and r see the same h: one matmul for both
     z = inner_act(_gate_slice(xw_t, 0, units) + _gate_slice(hu, 0, units))
     r = inner_act(_gate_slice(xw_t, 1, units) + _gate_slice(hu, 1, units))
-    hh = act(_gate_slice(xw_t, 2, units) + pt.dot(r * h_in, U[:, 2 * units:]))
-    return z * h_tm1 + (1 - z) * hh
+    hh = act(_gate_slice(xw_t, 2, units) + pt.dot(r * h_in, U_h))
+    h_t = z * h_tm1 + (1 - z) * hh
+    return [h_t, z, r, hh] if with_gates else h_t
 
 
-def lstm_step(xw_t, h_tm1, c_tm1, U, act="tanh", inner_act="hard_sigmoid"):
+def lstm_step(xw_t, h_tm1, c_tm1, U, act="tanh", inner_act="hard_sigmoid", with_gates=False):
     """One Keras 1 LSTM step; returns ``[h_t, c_t]``.
 
     ``xw_t`` is ``x_t . W + b`` for the gates in order (i, f, c, o), shape
     (..., 4H); ``U`` is (H, 4H). ``c_t = f * c_tm1 + i * act(x_c + h_tm1 . U_c)``
-    and ``h_t = o * act(c_t)``.
+    and ``h_t = o * act(c_t)``. ``with_gates=True`` returns
+    ``[h_t, c_t, i, f, g, o, act(c_t)]`` (``g`` the candidate): see :data:`SAVED_GATES`.
     """
     act, inner_act = activation(act), activation(inner_act)
     units = U.shape[0]
     a = xw_t + pt.dot(h_tm1, U)  # all four pre-activations in one matmul
     i = inner_act(_gate_slice(a, 0, units))
     f = inner_act(_gate_slice(a, 1, units))
-    c_t = f * c_tm1 + i * act(_gate_slice(a, 2, units))
+    g = act(_gate_slice(a, 2, units))
+    c_t = f * c_tm1 + i * g
     o = inner_act(_gate_slice(a, 3, units))
-    return [o * act(c_t), c_t]
+    act_c = act(c_t)
+    return [o * act_c, c_t, i, f, g, o, act_c] if with_gates else [o * act_c, c_t]
 
 
 def _check_sizes(input_dim, units):

@@ -3,13 +3,19 @@ numpy twin and finite differences, forward and backward, in float64."""
 import json
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 import pytest
 from pytensor.gradient import verify_grad
+from pytensor.scan.op import Scan
+from pytensor.tensor.blas import Dot22, Gemm
+from pytensor.tensor.subtensor import IncSubtensor
 
-from symrnn import bench, bench_numpy_gated
+from symrnn import bench, bench_numpy_gated, gated
 from symrnn.errors import ConfigError, ShapeError
 from symrnn.fastgated import PARAM_NAMES, FastGated, gated_batch_error, gated_params
+from symrnn.recurrent import loop
+from symrnn.training import compile_function
 
 from model_grads import assert_grads_close, graph_loss_and_grads
 
@@ -141,3 +147,59 @@ def test_flop_bound_counts_the_gated_widths():
     assert flops == bench.flops_per_char(11, 7, "onehot", n_gates=4) * 2 * 3
     gated = 3 * 2 * (7 * 28 + 7 * 11) + 2 * 2 * 11 * 28   # recurrence and output x3, dW_x x2
     assert bench.flops_per_char(11, 7, "onehot", n_gates=4) == gated
+
+
+def backward_loop_matmuls(cell, save_gates):
+    """Matmul nodes inside the compiled backward scan of the gated error's gradient."""
+    x, y = pt.imatrix("x"), pt.imatrix("y")
+    h0 = pt.dmatrix("h0")
+    values = gated_params(V, H, cell, np.random.default_rng(0))
+    params = [pytensor.shared(v, name=n) for n, v in values.items()]
+    error = gated_batch_error(cell, x, y, h0, params, save_gates=save_gates)
+    fn = compile_function([h0, x, y], pytensor.grad(error, params), backend="py")
+    [grad_loop] = [n.op for n in fn.maker.fgraph.apply_nodes
+                   if isinstance(n.op, Scan) and n.op.name.startswith("grad_of")]
+    return sum(isinstance(n.op, (Dot22, Gemm)) for n in grad_loop.fgraph.apply_nodes)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_saved_gates_spare_the_backward_loop_the_forward_matmuls(cell):
+    # without the saved activations the backward loop recomputes h_tm1 . U to rebuild them
+    assert backward_loop_matmuls(cell, save_gates=True) < backward_loop_matmuls(cell, save_gates=False)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_saved_gates_change_no_value(cell):
+    x, y, params, h0 = problem(cell, seed=9)
+    x, y = pt.as_tensor_variable(x.astype("int32")), pt.as_tensor_variable(y.astype("int32"))
+    shared = [pytensor.shared(params[n], name=n) for n in PARAM_NAMES]
+    outputs = []
+    for save in (True, False):
+        error = gated_batch_error(cell, x, y, pt.as_tensor_variable(h0), shared, save_gates=save)
+        outputs.append(compile_function([], [error, *pytensor.grad(error, shared)], backend="py")())
+    for saved, recomputed in zip(*outputs):
+        np.testing.assert_allclose(saved, recomputed, rtol=1e-12, atol=1e-14)
+
+
+def gru_loop_grad(split):
+    """d sum(h) / dU of a GRU loop, U sliced inside the step or before the loop; and the
+    number of subtensor increments inside the compiled backward loop."""
+    rng = np.random.default_rng(10)
+    xw = pt.as_tensor_variable(rng.normal(size=(T, B, 3 * H)))
+    h0 = pt.as_tensor_variable(rng.normal(size=(B, H)))
+    U = pytensor.shared(rng.normal(0, 0.5, (H, 3 * H)), name="U")
+    if split:
+        step = lambda xw_t, h_tm1, U_zr, U_h: gated.gru_step_split(xw_t, h_tm1, U_zr, U_h)
+        [hs] = loop(step, [xw], [h0], list(gated.gru_split_weights(U)))
+    else:
+        [hs] = loop(lambda xw_t, h_tm1, U_: gated.gru_step(xw_t, h_tm1, U_), [xw], [h0], [U])
+    fn = compile_function([], pytensor.grad(hs.sum(), U), backend="py")
+    [grad_loop] = [n.op for n in fn.maker.fgraph.apply_nodes
+                   if isinstance(n.op, Scan) and n.op.name.startswith("grad_of")]
+    return fn(), sum(isinstance(n.op, IncSubtensor) for n in grad_loop.fgraph.apply_nodes)
+
+
+def test_gru_weights_sliced_before_the_loop_keep_dU_out_of_it():
+    (dU_split, incs_split), (dU_inside, incs_inside) = gru_loop_grad(True), gru_loop_grad(False)
+    np.testing.assert_allclose(dU_split, dU_inside, rtol=1e-12)
+    assert incs_split < incs_inside   # no [H, 3H] zero matrix incremented at every step

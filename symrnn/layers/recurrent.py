@@ -24,7 +24,7 @@ import pytensor.tensor as pt
 
 from ..cells import activation as get_activation, simple_step
 from ..errors import ConfigError, ShapeError
-from ..gated import gru_step, lstm_bias_init, lstm_step
+from ..gated import gru_split_weights, gru_step_split, lstm_bias_init, lstm_step
 from ..params import init_array
 from ..recurrent import loop
 from ..training import clip_gradient
@@ -282,7 +282,8 @@ class GRU(_Gated):
     """Keras 1 GRU: gates (z, r, h) in ``W_x`` (F, 3H), ``W_h`` (H, 3H), ``b`` (3H,).
 
     ``h_t = z * h_tm1 + (1 - z) * act(x_h + (r * h_tm1) . U_h)``, see
-    :func:`symrnn.gated.gru_step`. Parameters: ``3 * (F*H + H*H + H)``.
+    :func:`symrnn.gated.gru_step` (run as :func:`symrnn.gated.gru_step_split`).
+    Parameters: ``3 * (F*H + H*H + H)``.
 
     >>> import pytensor.tensor as pt
     >>> gru = GRU(4)
@@ -293,15 +294,20 @@ class GRU(_Gated):
 
     n_gates, n_states = 3, 1
 
+    def recurrent_params(self):
+        # W_h's [z, r] and h blocks, sliced once outside the loop: the gradient of each is
+        # then one GEMM after the loop (gru_step_split), not a slice increment every step
+        return list(gru_split_weights(self.W_h))
+
     def step_function(self):
         act, inner_act = self.act, self.inner_act
-        return lambda xw_t, h_tm1, U: gru_step(xw_t, h_tm1, U, act, inner_act)
+        return lambda xw_t, h_tm1, U_zr, U_h: gru_step_split(xw_t, h_tm1, U_zr, U_h, act, inner_act)
 
     def cell(self, xw_t, states_tm1, params, rec_mask=None):
         # recurrent dropout only where h_tm1 meets U; the blend keeps the plain h_tm1
-        [h_tm1], [U] = states_tm1, params
+        [h_tm1], [U_zr, U_h] = states_tm1, params
         h_in = None if rec_mask is None else h_tm1 * rec_mask
-        return gru_step(xw_t, h_tm1, U, self.act, self.inner_act, h_in=h_in)
+        return gru_step_split(xw_t, h_tm1, U_zr, U_h, self.act, self.inner_act, h_in=h_in)
 
 
 class LSTM(_Gated):
