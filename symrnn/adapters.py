@@ -34,7 +34,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from . import losses, updates
+from . import errors, losses, updates
 from .cells import activation, simple_step
 from .errors import ConfigError, ShapeError
 from .params import init_array, shared
@@ -69,9 +69,7 @@ def check_name(kind, name, valid):
 
 def check_positive(**values):
     """Every value must be a finite number > 0 (``None`` skips the check)."""
-    for name, value in values.items():
-        if value is not None and not (np.isfinite(value) and value > 0):
-            raise ConfigError(f"{name.replace('_', ' ')} must be positive, got {value}")
+    errors.check_positive(values)
 
 
 class LessonAdapter:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import errors
 from .errors import ConfigError, CorpusError, SymrnnError
 from .allocator import keep_freed_memory
 from .threads import limit_blas_threads
@@ -109,9 +110,8 @@ def build_parser():
 
 # ------------------------------------------------------------------- checks
 def check_positive(**values):
-    for name, value in values.items():
-        if value is not None and not value > 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    """Like :func:`symrnn.errors.check_positive`, naming each value by its ``--flag``."""
+    errors.check_positive(values, label=lambda name: f"--{name.replace('_', '-')}")
 
 
 def check_sampling(args):

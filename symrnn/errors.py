@@ -5,6 +5,7 @@ also derive from the builtin a caller would expect (``ValueError`` for bad
 values, ``FileNotFoundError`` for a missing file), so ``except ValueError``
 keeps working.
 """
+import math
 
 
 class SymrnnError(Exception):
@@ -33,3 +34,21 @@ class ConfigError(SymrnnError, ValueError):
 
 class CheckpointError(SymrnnError, ValueError):
     """A checkpoint or saved model is missing, truncated, corrupt or mismatched."""
+
+
+def check_positive(values, label=lambda name: name.replace("_", " ")):
+    """Raise a ConfigError for the first of ``values`` (a dict) that is not a finite
+    number > 0; ``None`` skips a value, ``label`` says how a message names it.
+
+    >>> check_positive({"hidden": 256, "learning_rate": float("inf")})
+    Traceback (most recent call last):
+    ...
+    symrnn.errors.ConfigError: learning rate must be a finite number, got inf
+    """
+    for name, value in values.items():
+        if value is None:
+            continue
+        if not math.isfinite(value):
+            raise ConfigError(f"{label(name)} must be a finite number, got {value}")
+        if not value > 0:
+            raise ConfigError(f"{label(name)} must be positive, got {value}")

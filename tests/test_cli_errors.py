@@ -98,6 +98,8 @@ CASES = [
     (train("--epochs", "0"), "--epochs must be positive"),
     (train("--lr", "-1"), "--lr must be positive"),
     (train("--clipnorm", "0"), "--clipnorm must be positive"),
+    (train("--lr", "inf"), "--lr must be a finite number, got inf"),
+    (train("--clipnorm", "nan"), "--clipnorm must be a finite number, got nan"),
     (train("--checkpoint-every", "0"), "--checkpoint-every must be positive"),
     (train("--backend", "cuda"), "valid names: numba, c, py, jax"),
     (train("--optimizer", "adamw"), "valid names: sgd, momentum, adam, rmsprop, adagrad"),
