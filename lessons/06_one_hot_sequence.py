@@ -24,8 +24,6 @@ On the Nietzsche text the original printed, over 8 epochs (Adam, batch 64),
 # float32 they still fit comfortably (about 200 MB each).
 
 # %%
-import numpy as np
-
 from symrnn.data import LESSON_DROP_LAST, one_hot, windows
 from symrnn.layers import Dense, Sequential, SimpleRNN, TimeDistributed
 from symrnn.lessonkit import example_snippets, fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args

@@ -34,8 +34,6 @@ Run it as a script (from the repository root)::
 # %%
 import time
 
-import numpy as np
-
 from symrnn.data import stateful_layout
 from symrnn.layers import LSTM, BatchNormalization, Dense, Embedding, Sequential, TimeDistributed
 from symrnn.lessonkit import float_scope, lesson_parser, load_lesson_corpus, parse_lesson_args

@@ -26,8 +26,6 @@ Run it as a script (from the repository root)::
 # %%
 import time
 
-import numpy as np
-
 from symrnn.data import LESSON_DROP_LAST, one_hot, windows
 from symrnn.layers import GRU, Dense, Sequential, TimeDistributed
 from symrnn.lessonkit import float_scope, lesson_parser, load_lesson_corpus, parse_lesson_args

@@ -27,6 +27,7 @@ Run ``python -m symrnn.bench --help``; a quick smoke run::
     python -m symrnn.bench --quick --backend py --vocab 11 --hidden 7 --seq 3 --batch 2
 """
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -322,8 +323,7 @@ class TorchImpl:
 
 def torch_available():
     try:
-        import torch  # noqa: F401
-        return True
+        return importlib.import_module("torch") is not None   # imports: a broken install is False
     except ImportError:
         return False
 

@@ -9,7 +9,7 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.gradient import verify_grad
 
-from symrnn import losses, updates
+from symrnn import losses
 from symrnn.errors import ConfigError, ShapeError
 from symrnn.lesson_rnn import PARAM_NAMES, LessonRNN, forward, lesson_params, summed_error
 from symrnn.params import init_array, orthogonal

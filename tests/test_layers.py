@@ -3,8 +3,6 @@
 Sizes are non-square (vocab 7, hidden 5, T 4, features 4 vs units 3) so a
 transposed weight cannot pass; everything gradient-related is float64.
 """
-import pathlib
-
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -13,10 +11,9 @@ from pytensor.gradient import verify_grad
 from pytensor.graph.replace import graph_replace
 
 from symrnn import losses
-from symrnn.errors import ConfigError, ShapeError
 from symrnn.lesson_rnn import LessonRNN
 from symrnn.layers import (Activation, Add, BatchNormalization, Dense, Dropout, Embedding,
-                           Flatten, Input, Model, Sequential, SimpleRNN, TimeDistributed, Updates)
+                           Flatten, Sequential, SimpleRNN, TimeDistributed, Updates)
 from symrnn.training import compile_function
 
 V, H, T = 7, 5, 4
@@ -104,8 +101,6 @@ def test_every_layer_passes_verify_grad(case):
     layer.dtype, layer.seed, layer.rng = "float64", 0, np.random.default_rng(0)
     rng = np.random.default_rng(1)
     multi = len(shapes) > 1
-    placeholders = [pt.tensor(dtype="int64" if int_input is not None else "float64",
-                              shape=(None,) + s[1:]) for s in shapes]
     layer.maybe_build([(None,) + s[1:] for s in shapes] if multi else (None,) + shapes[0][1:],
                       "float64")
     params = layer.trainable_params

@@ -19,7 +19,6 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 import pytensor
-import pytensor.tensor as pt
 
 from ..errors import ConfigError, ShapeError
 from ..params import init_array, shared
