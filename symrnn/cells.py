@@ -7,6 +7,7 @@ at t-1.
 """
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.compile.builders import OpFromGraph
 
 from .errors import ConfigError
 
@@ -19,10 +20,27 @@ def linear(x):
     return x
 
 
+def _hard_sigmoid_grad_from_output(inputs, outputs, output_grads):
+    y = outputs[0]
+    slope = np.asarray(0.2, dtype=y.dtype)
+    return [output_grads[0] * slope * ((y > 0) & (y < 1))]
+
+
 def hard_sigmoid(x):
     """Keras' piecewise-linear sigmoid ``clip(0.2 x + 0.5, 0, 1)`` in ``x``'s dtype
-    (a bare 0.2 is not exact in float32, so PyTensor would upcast to float64)."""
-    return pt.clip(x * np.asarray(0.2, dtype=x.dtype) + np.asarray(0.5, dtype=x.dtype), 0, 1)
+    (a bare 0.2 is not exact in float32, so PyTensor would upcast to float64).
+
+    Its gradient reads the slope's mask off the output (``0 < y < 1``), not off
+    ``x``, so a loop that saves the gate activations (:data:`symrnn.gated.SAVED_GATES`)
+    needs no pre-activation, and no matmul, in its backward pass. The only
+    change from ``clip``'s own gradient is at ``y`` exactly 0 or 1, where
+    ``clip`` passes the gradient at its two corner points and this does not.
+    """
+    template = x.type()
+    expr = pt.clip(template * np.asarray(0.2, dtype=x.dtype) + np.asarray(0.5, dtype=x.dtype), 0, 1)
+    op = OpFromGraph([template], [expr], pullback=_hard_sigmoid_grad_from_output, inline=True,
+                     name="hard_sigmoid")
+    return op(x)
 
 
 def softmax(x):

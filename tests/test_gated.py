@@ -10,10 +10,12 @@ import pytest
 from pytensor.gradient import verify_grad
 
 from symrnn import gated
+from symrnn.cells import hard_sigmoid
 from symrnn.errors import ConfigError, ShapeError
 from symrnn.lesson_gru import LessonGRU, gru_forward, gru_lesson_params, param_names
 from symrnn.lesson_rnn import summed_error, train_lesson
 from symrnn.recurrent import scan_loop, unrolled_loop
+from symrnn.training import compile_function
 
 IN, H, V, B, T = 5, 3, 7, 2, 4  # input dim, hidden units, vocab, batch, time steps
 TOL = dict(abs_tol=1e-5, rel_tol=1e-5, mode="FAST_COMPILE",  # one-sided differences: O(eps) error
@@ -313,3 +315,15 @@ def test_train_lesson_decays_lr_every_block_of_sequences():
     want = [0.1] * 3 + [0.1 * 0.95] * 3 + [0.1 * 0.95 ** 2]
     np.testing.assert_allclose(model.lrs, want, rtol=1e-12)
     assert means == [8.0, 8.0, 8.0]
+
+
+def test_hard_sigmoid_gradient_from_its_output_is_clips_away_from_the_corners():
+    x = pt.dvector("x")
+    plain = pt.clip(x * 0.2 + 0.5, 0, 1)
+    values = np.concatenate([np.linspace(-6, 6, 1201) + 1e-3, [-2.5, 2.5]])   # + the two corners
+    ours = compile_function([x], pytensor.grad(hard_sigmoid(x).sum(), x), backend="py")(values)
+    clips = compile_function([x], pytensor.grad(plain.sum(), x), backend="py")(values)
+    np.testing.assert_array_equal(ours[:-2], clips[:-2])      # 0.2 inside, 0 where saturated
+    assert set(np.unique(ours[:-2])) == {0.0, 0.2}
+    np.testing.assert_array_equal(ours[-2:], [0.0, 0.0])      # where y is exactly 0 or 1,
+    np.testing.assert_allclose(clips[-2:], [0.2, 0.2])        # clip passes the slope

@@ -4,10 +4,13 @@ Everything is float64 on backend ``py``; sizes are non-square (features 5,
 units 3 or 4, time 4) so a transposed weight cannot pass.
 """
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 import pytest
 from pytensor.gradient import verify_grad
 from pytensor.graph.replace import graph_replace
+from pytensor.scan.op import Scan
+from pytensor.tensor.blas import Dot22, Gemm
 
 from symrnn import training
 from symrnn.errors import ConfigError, ShapeError
@@ -292,3 +295,22 @@ def test_gated_dropout_is_off_at_inference(cls):
 def test_dropout_rate_out_of_range_is_a_config_error():
     with pytest.raises(ConfigError, match="recurrent_dropout"):
         LSTM(3, recurrent_dropout=1.0)
+
+
+def layer_backward_loop_matmuls(layer_cls, n_saved):
+    """Matmul nodes in the compiled backward scan of a gated layer (Keras defaults:
+    hard_sigmoid gates), with the layer saving ``n_saved`` gate activations."""
+    layer = layer_cls(3, return_sequences=True, seed=0, dtype="float64")
+    layer.n_saved = n_saved
+    x = pt.tensor3("x", dtype="float64")
+    out = layer(x, input_shape=(None, T, F))
+    fn = compile_function([x], pytensor.grad(out.sum(), layer.trainable_params), backend="py")
+    [grad_loop] = [n.op for n in fn.maker.fgraph.apply_nodes
+                   if isinstance(n.op, Scan) and n.op.name.startswith("grad_of")]
+    return sum(isinstance(n.op, (Dot22, Gemm)) for n in grad_loop.fgraph.apply_nodes)
+
+
+@pytest.mark.parametrize("layer_cls", [GRU, LSTM])
+def test_layers_save_their_gates_so_the_backward_loop_skips_the_forward_matmuls(layer_cls):
+    saved = layer_backward_loop_matmuls(layer_cls, layer_cls.n_saved)
+    assert layer_cls.n_saved > 0 and saved < layer_backward_loop_matmuls(layer_cls, 0)

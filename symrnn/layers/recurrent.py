@@ -24,7 +24,7 @@ import pytensor.tensor as pt
 
 from ..cells import activation as get_activation, simple_step
 from ..errors import ConfigError, ShapeError
-from ..gated import gru_split_weights, gru_step_split, lstm_bias_init, lstm_step
+from ..gated import SAVED_GATES, gru_split_weights, gru_step_split, lstm_bias_init, lstm_step
 from ..params import init_array
 from ..recurrent import loop
 from ..training import clip_gradient
@@ -88,6 +88,7 @@ class Recurrent(Layer):
     """
 
     n_gates, n_states = 1, 1
+    n_saved = 0   # gate activations the cell returns after its states with with_gates=True
 
     def __init__(self, units, activation="tanh", init=None, inner_init=None,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -164,9 +165,12 @@ class Recurrent(Layer):
         xw = pt.dot(x, self.W_x) + self.b           # [B, T, G*U]: all steps at once
         states0 = self._initial_states(x, initial_state)
         non_seqs = self.recurrent_params() + ([] if rec_mask is None else [rec_mask])
-        stacked = loop(self._loop_step(rec_mask is not None), [xw.dimshuffle(1, 0, 2)], states0,
-                       non_seqs, go_backwards=self.go_backwards, unroll=self.unroll,
-                       truncate_gradient=self.truncate_gradient)  # each [T, B, U]
+        # the loop also outputs the gate activations (n_saved): the backward loop then
+        # reads them instead of recomputing the step (symrnn.gated.SAVED_GATES)
+        stacked = loop(self._loop_step(rec_mask is not None), [xw.dimshuffle(1, 0, 2)],
+                       states0 + [None] * self.n_saved, non_seqs, go_backwards=self.go_backwards,
+                       unroll=self.unroll, truncate_gradient=self.truncate_gradient)
+        stacked = stacked[:self.n_states]           # each [T, B, U]
         if self.stateful and initial_state is None:
             for state, seq in zip(self.states, stacked):
                 self.add_update(state, seq[-1])     # the next batch starts here
@@ -177,10 +181,11 @@ class Recurrent(Layer):
         return output
 
     # -- the step inside the loop ----------------------------------------------
-    def cell(self, xw_t, states_tm1, params, rec_mask=None):
+    def cell(self, xw_t, states_tm1, params, rec_mask=None, with_gates=False):
         """New state(s) from one step of the cell; ``rec_mask`` drops out ``h_tm1``
         where it meets the recurrent weights (enough for cells whose ``h_tm1``
-        enters only through ``h_tm1 . W_h``; GRU overrides this)."""
+        enters only through ``h_tm1 . W_h``; GRU overrides this). ``with_gates``
+        asks for the :attr:`n_saved` gate activations after the states (none here)."""
         states_tm1 = list(states_tm1)
         if rec_mask is not None:
             states_tm1[0] = states_tm1[0] * rec_mask
@@ -188,6 +193,7 @@ class Recurrent(Layer):
 
     def _loop_step(self, has_mask):
         n_states, n_params, clip = self.n_states, len(self.recurrent_params()), self.grad_clip
+        with_gates = self.n_saved > 0
 
         def step(xw_t, *args):
             states = list(args[:n_states])
@@ -195,8 +201,8 @@ class Recurrent(Layer):
             rec_mask = args[n_states + n_params] if has_mask else None
             if clip is not None:
                 states = [clip_gradient(s, clip) for s in states]  # tame exploding messages
-            new = self.cell(xw_t, states, params, rec_mask)
-            return list(new) if n_states > 1 else new
+            new = self.cell(xw_t, states, params, rec_mask, with_gates=with_gates)
+            return list(new) if n_states > 1 or with_gates else new
         return step
 
     def one_step(self, x_t, states_tm1):
@@ -292,7 +298,7 @@ class GRU(_Gated):
     96
     """
 
-    n_gates, n_states = 3, 1
+    n_gates, n_states, n_saved = 3, 1, SAVED_GATES["gru"]
 
     def recurrent_params(self):
         # W_h's [z, r] and h blocks, sliced once outside the loop: the gradient of each is
@@ -303,11 +309,12 @@ class GRU(_Gated):
         act, inner_act = self.act, self.inner_act
         return lambda xw_t, h_tm1, U_zr, U_h: gru_step_split(xw_t, h_tm1, U_zr, U_h, act, inner_act)
 
-    def cell(self, xw_t, states_tm1, params, rec_mask=None):
+    def cell(self, xw_t, states_tm1, params, rec_mask=None, with_gates=False):
         # recurrent dropout only where h_tm1 meets U; the blend keeps the plain h_tm1
         [h_tm1], [U_zr, U_h] = states_tm1, params
         h_in = None if rec_mask is None else h_tm1 * rec_mask
-        return gru_step_split(xw_t, h_tm1, U_zr, U_h, self.act, self.inner_act, h_in=h_in)
+        return gru_step_split(xw_t, h_tm1, U_zr, U_h, self.act, self.inner_act, h_in=h_in,
+                              with_gates=with_gates)
 
 
 class LSTM(_Gated):
@@ -324,7 +331,7 @@ class LSTM(_Gated):
     (33024, [1.0, 1.0])
     """
 
-    n_gates, n_states = 4, 2
+    n_gates, n_states, n_saved = 4, 2, SAVED_GATES["lstm"]
 
     def __init__(self, units, unit_forget_bias=True, forget_bias_init=None, **kwargs):
         super().__init__(units, **kwargs)
@@ -339,6 +346,12 @@ class LSTM(_Gated):
     def step_function(self):
         act, inner_act = self.act, self.inner_act
         return lambda xw_t, h_tm1, c_tm1, U: lstm_step(xw_t, h_tm1, c_tm1, U, act, inner_act)
+
+    def cell(self, xw_t, states_tm1, params, rec_mask=None, with_gates=False):
+        # h_tm1 only meets U, so recurrent dropout can mask it for the whole step
+        [h_tm1, c_tm1], [U] = states_tm1, params
+        h_in = h_tm1 if rec_mask is None else h_tm1 * rec_mask
+        return lstm_step(xw_t, h_in, c_tm1, U, self.act, self.inner_act, with_gates=with_gates)
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
