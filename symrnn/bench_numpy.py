@@ -21,6 +21,7 @@ True
 import numpy as np
 
 from .errors import ConfigError
+from .numpy_rnn import softmax
 
 _ACTS = {"relu": (lambda a: np.maximum(a, 0, out=a), lambda h: h > 0),
          "tanh": (lambda a: np.tanh(a, out=a), lambda h: 1 - h * h)}
@@ -30,16 +31,23 @@ def _is_ids(x):
     return np.issubdtype(np.asarray(x).dtype, np.integer)
 
 
+def projected(W, bias, x):
+    """``x . W + bias`` for every step, time-major ``[T, B, width]``: a row lookup for
+    ids, one matmul for one-hot rows. A fresh array the caller may overwrite."""
+    x_tm = np.swapaxes(x, 0, 1)                       # [T, B] or [T, B, V]
+    if _is_ids(x):
+        xw = W[x_tm]                                  # row lookup, a copy
+    else:
+        xw = (x_tm.reshape(-1, x_tm.shape[-1]) @ W).reshape(*x_tm.shape[:2], -1)
+    xw += bias
+    return xw
+
+
 def forward(params, x, h0, act="relu"):
     """Time-major hidden states ``[T, B, H]`` and logits ``[T*B, V]``."""
     fn, _ = _act(act)
-    W_h, W_x = params["W_h"], params["W_x"]
-    x_tm = np.swapaxes(x, 0, 1)                       # [T, B] or [T, B, V]
-    if _is_ids(x):
-        xw = W_x[x_tm]                                # row lookup, a copy we may overwrite
-    else:
-        xw = (x_tm.reshape(-1, x_tm.shape[-1]) @ W_x).reshape(*x_tm.shape[:2], -1)
-    xw += params["b_x"] + params["b_h"]
+    W_h = params["W_h"]
+    xw = projected(params["W_x"], params["b_x"] + params["b_h"], x)
     h_tm1 = h0
     for t in range(len(xw)):                          # the recurrence, in place over xw
         xw[t] += h_tm1 @ W_h
@@ -121,6 +129,4 @@ def train_step(params, x, y, h0, lr, act="relu"):
 def generate_step(params, x_id, h_tm1, act="relu"):
     """One step of generation: ``(probs [V], h_t [H])`` after character ``x_id``."""
     h_t = _act(act)[0](params["W_x"][x_id] + params["b_x"] + params["b_h"] + h_tm1 @ params["W_h"])
-    z = h_t @ params["W_y"] + params["b_y"]
-    e = np.exp(z - z.max())
-    return e / e.sum(), h_t
+    return softmax(h_t @ params["W_y"] + params["b_y"]), h_t

@@ -18,8 +18,9 @@ True
 """
 import numpy as np
 
-from .bench_numpy import _input_grad, _is_ids, sgd_, softmax_error_grad
+from .bench_numpy import _input_grad, projected, sgd_, softmax_error_grad
 from .fastgated import check_cell
+from .numpy_rnn import softmax
 
 
 def sigmoid(a):
@@ -46,17 +47,9 @@ def lstm_cell(xw_t, h_tm1, c_tm1, U):
     return o * tanh_c, c_t, (i, f, g, o, tanh_c, c_tm1)
 
 
-def _projected(params, x):
-    """``x . W + b`` for every step, time-major ``[T, B, gH]`` (a fresh array)."""
-    x_tm = np.swapaxes(x, 0, 1)
-    if _is_ids(x):
-        return params["W"][x_tm] + params["b"]
-    return (x_tm.reshape(-1, x_tm.shape[-1]) @ params["W"]).reshape(*x_tm.shape[:2], -1) + params["b"]
-
-
 def forward(params, x, h0, cell):
     """Hidden states ``[T, B, H]``, logits ``[T*B, V]`` and the per-step caches."""
-    xw, U = _projected(params, x), params["U"]
+    xw, U = projected(params["W"], params["b"], x), params["U"]
     states, hs, caches = [h0] + ([np.zeros_like(h0)] if check_cell(cell) == "lstm" else []), [], []
     for t in range(len(xw)):
         *states, cache = (gru_cell if cell == "gru" else lstm_cell)(xw[t], *states, U)
@@ -135,6 +128,4 @@ def generate_step(params, x_id, states, cell):
     xw_t = (params["W"][x_id] + params["b"])[None]
     *states, _ = (gru_cell if cell == "gru" else lstm_cell)(xw_t, *(s[None] for s in states),
                                                              params["U"])
-    z = states[0][0] @ params["W_y"] + params["b_y"]
-    e = np.exp(z - z.max())
-    return e / e.sum(), [s[0] for s in states]
+    return softmax(states[0][0] @ params["W_y"] + params["b_y"]), [s[0] for s in states]

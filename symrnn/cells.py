@@ -20,6 +20,20 @@ def linear(x):
     return x
 
 
+def from_output_grad(x, expr_of, pullback, name):
+    """``expr_of(x)`` as an inline ``OpFromGraph`` with ``pullback`` as its gradient.
+
+    Used for elementwise activations whose gradient can be written from their
+    output alone (``pullback(inputs, outputs, output_grads)`` reads ``outputs``).
+    Scan's gradient swaps a step's outputs for their saved forward values, so
+    such a gradient needs nothing recomputed in the backward loop. ``pullback``
+    should be a module-level function, so two such ops compare equal.
+    """
+    template = x.type()
+    return OpFromGraph([template], [expr_of(template)], pullback=pullback, inline=True,
+                       name=name)(x)
+
+
 def _hard_sigmoid_grad_from_output(inputs, outputs, output_grads):
     y = outputs[0]
     slope = np.asarray(0.2, dtype=y.dtype)
@@ -36,11 +50,9 @@ def hard_sigmoid(x):
     change from ``clip``'s own gradient is at ``y`` exactly 0 or 1, where
     ``clip`` passes the gradient at its two corner points and this does not.
     """
-    template = x.type()
-    expr = pt.clip(template * np.asarray(0.2, dtype=x.dtype) + np.asarray(0.5, dtype=x.dtype), 0, 1)
-    op = OpFromGraph([template], [expr], pullback=_hard_sigmoid_grad_from_output, inline=True,
-                     name="hard_sigmoid")
-    return op(x)
+    slope, offset = np.asarray(0.2, dtype=x.dtype), np.asarray(0.5, dtype=x.dtype)
+    return from_output_grad(x, lambda t: pt.clip(t * slope + offset, 0, 1),
+                            _hard_sigmoid_grad_from_output, "hard_sigmoid")
 
 
 def softmax(x):

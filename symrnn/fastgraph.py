@@ -45,7 +45,6 @@ from functools import cached_property
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
-from pytensor.compile.builders import OpFromGraph
 from pytensor.graph.basic import Constant
 from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.replace import clone_replace
@@ -55,7 +54,7 @@ from pytensor.tensor.math import Sum
 
 from . import losses, updates
 from .backend import check_backend
-from .cells import activation, simple_step
+from .cells import activation, from_output_grad, simple_step
 from .errors import ConfigError, ShapeError
 from .recurrent import loop
 from .sampling import check_temperature
@@ -143,10 +142,7 @@ def relu_saving_mask(pre):
     nothing. Same values except at ``pre == 0`` exactly (mask 0 instead of 1,
     as :mod:`symrnn.numpy_rnn` does).
     """
-    template = pre.type()
-    relu = OpFromGraph([template], [pt.maximum(template, 0)],
-                       pullback=_relu_grad_from_output, inline=True, name="relu")
-    return relu(pre)
+    return from_output_grad(pre, lambda t: pt.maximum(t, 0), _relu_grad_from_output, "relu")
 
 
 def hoisted_forward(x, h0, params, act="relu", unroll=False, projection="lookup"):

@@ -78,8 +78,7 @@ def gru_step(xw_t, h_tm1, U, act="tanh", inner_act="hard_sigmoid", h_in=None):
     h_t : tensor (..., H)
         ``z * h_tm1 + (1 - z) * act(x_h + (r * h_tm1) . U_h)``.
     """
-    units = U.shape[0]
-    return gru_step_split(xw_t, h_tm1, U[:, :2 * units], U[:, 2 * units:], act, inner_act, h_in)
+    return gru_step_split(xw_t, h_tm1, *gru_split_weights(U), act, inner_act, h_in)
 
 
 def gru_split_weights(U):
