@@ -28,8 +28,8 @@ windows of 8 characters.
 # %%
 import numpy as np
 
+from symrnn.app.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
 from symrnn.data import LESSON_DROP_LAST, one_hot, windows
-from symrnn.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
 
 SEQ_LEN = 8  # the unrolled RNN reads 8 characters at a time
 N_SHOWN = 10  # how many leading characters to print

@@ -30,10 +30,15 @@ original predicted 'l' after "phi", 'e' after " th" and 'd' after " an".
 # %%
 import numpy as np
 
+from symrnn.app.lessonkit import (
+    fit_epochs,
+    lesson_parser,
+    load_lesson_corpus,
+    parse_lesson_args,
+)
 from symrnn.data import LESSON_DROP_LAST, windows
+from symrnn.graph.optimizers import Adam
 from symrnn.layers import Dense, Embedding, Flatten, Input, Model, merge
-from symrnn.lessonkit import fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
-from symrnn.optimizers import Adam
 
 CS, N_FAC, N_HIDDEN, EPOCHS, BATCH = 3, 42, 256, 4, 64
 PROBES = ("phi", " th", " an")

@@ -27,10 +27,16 @@ With the Nietzsche text (vocabulary 86) ``summary()`` shows 3,612 / 76,544 /
 # %%
 import numpy as np
 
+from symrnn.app.lessonkit import (
+    example_snippets,
+    fit_epochs,
+    lesson_parser,
+    load_lesson_corpus,
+    parse_lesson_args,
+)
 from symrnn.data import LESSON_DROP_LAST, windows
+from symrnn.graph.optimizers import Adam
 from symrnn.layers import Dense, Embedding, Sequential, SimpleRNN
-from symrnn.lessonkit import example_snippets, fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
-from symrnn.optimizers import Adam
 
 SEQ_LEN, N_FAC, N_HIDDEN, EPOCHS, BATCH = 8, 42, 256, 8, 64
 

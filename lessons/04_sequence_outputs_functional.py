@@ -33,10 +33,16 @@ has nothing to go on) to 2.44 (after the eighth).
 # %%
 import numpy as np
 
+from symrnn.app.lessonkit import (
+    example_snippets,
+    fit_epochs,
+    lesson_parser,
+    load_lesson_corpus,
+    parse_lesson_args,
+)
 from symrnn.data import LESSON_DROP_LAST, windows
+from symrnn.graph.optimizers import Adam
 from symrnn.layers import Dense, Embedding, Flatten, Input, Model, merge
-from symrnn.lessonkit import example_snippets, fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
-from symrnn.optimizers import Adam
 
 CS, N_FAC, N_HIDDEN, EPOCHS, BATCH = 8, 42, 256, 12, 64
 

@@ -25,10 +25,16 @@ On the Nietzsche text the original printed, over 8 epochs (Adam, batch 64),
 # %%
 import numpy as np
 
+from symrnn.app.lessonkit import (
+    example_snippets,
+    fit_epochs,
+    lesson_parser,
+    load_lesson_corpus,
+    parse_lesson_args,
+)
 from symrnn.data import LESSON_DROP_LAST, windows
+from symrnn.graph.optimizers import Adam
 from symrnn.layers import Dense, Embedding, Sequential, SimpleRNN, TimeDistributed
-from symrnn.lessonkit import example_snippets, fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
-from symrnn.optimizers import Adam
 
 SEQ_LEN, N_FAC, N_HIDDEN, EPOCHS, BATCH = 8, 42, 256, 8, 64
 

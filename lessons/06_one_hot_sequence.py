@@ -24,10 +24,16 @@ On the Nietzsche text the original printed, over 8 epochs (Adam, batch 64),
 # float32 they still fit comfortably (about 200 MB each).
 
 # %%
+from symrnn.app.lessonkit import (
+    example_snippets,
+    fit_epochs,
+    lesson_parser,
+    load_lesson_corpus,
+    parse_lesson_args,
+)
 from symrnn.data import LESSON_DROP_LAST, one_hot, windows
+from symrnn.graph.optimizers import Adam
 from symrnn.layers import Dense, Sequential, SimpleRNN, TimeDistributed
-from symrnn.lessonkit import example_snippets, fit_epochs, lesson_parser, load_lesson_corpus, parse_lesson_args
-from symrnn.optimizers import Adam
 
 SEQ_LEN, N_HIDDEN, EPOCHS, BATCH = 8, 256, 8, 64
 

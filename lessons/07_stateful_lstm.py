@@ -34,10 +34,22 @@ Run it as a script (from the repository root)::
 # %%
 import time
 
+from symrnn.app.lessonkit import (
+    float_scope,
+    lesson_parser,
+    load_lesson_corpus,
+    parse_lesson_args,
+)
 from symrnn.data import stateful_layout
-from symrnn.layers import LSTM, BatchNormalization, Dense, Embedding, Sequential, TimeDistributed
-from symrnn.lessonkit import float_scope, lesson_parser, load_lesson_corpus, parse_lesson_args
-from symrnn.optimizers import Adam
+from symrnn.graph.optimizers import Adam
+from symrnn.layers import (
+    LSTM,
+    BatchNormalization,
+    Dense,
+    Embedding,
+    Sequential,
+    TimeDistributed,
+)
 
 BATCH_SIZE, SEQ_LEN = 64, 8
 N_FAC, N_HIDDEN = 42, 256          # embedding width and LSTM units, as in the lesson

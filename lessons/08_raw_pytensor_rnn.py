@@ -29,9 +29,14 @@ import time
 import numpy as np
 import pytensor
 
+from symrnn.app.lessonkit import (
+    example_snippets,
+    lesson_parser,
+    load_lesson_corpus,
+    parse_lesson_args,
+)
 from symrnn.data import LESSON_DROP_LAST, windows
-from symrnn.lesson_rnn import LessonRNN, train_lesson
-from symrnn.lessonkit import example_snippets, lesson_parser, load_lesson_corpus, parse_lesson_args
+from symrnn.lesson.rnn import LessonRNN, train_lesson
 
 SEQ_LEN, N_HIDDEN, LR = 8, 256, 0.01
 

@@ -28,11 +28,11 @@ import time
 import numpy as np
 import pytensor
 
-from symrnn import numpy_rnn
+from symrnn.app.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
 from symrnn.data import LESSON_DROP_LAST, windows
-from symrnn.lesson_rnn import PARAM_NAMES, LessonRNN
-from symrnn.training import compile_function
-from symrnn.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
+from symrnn.graph.training import compile_function
+from symrnn.lesson import numpy_rnn
+from symrnn.lesson.rnn import PARAM_NAMES, LessonRNN
 
 SEQ_LEN, N_HIDDEN, LR, N_SEQUENCES = 8, 256, 1e-4, 10_000
 

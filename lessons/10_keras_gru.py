@@ -26,10 +26,15 @@ Run it as a script (from the repository root)::
 # %%
 import time
 
+from symrnn.app.lessonkit import (
+    float_scope,
+    lesson_parser,
+    load_lesson_corpus,
+    parse_lesson_args,
+)
 from symrnn.data import LESSON_DROP_LAST, one_hot, windows
+from symrnn.graph.optimizers import Adam
 from symrnn.layers import GRU, Dense, Sequential, TimeDistributed
-from symrnn.lessonkit import float_scope, lesson_parser, load_lesson_corpus, parse_lesson_args
-from symrnn.optimizers import Adam
 
 SEQ_LEN, N_HIDDEN, BATCH_SIZE = 8, 256, 64
 

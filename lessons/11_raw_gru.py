@@ -39,10 +39,10 @@ import time
 
 import numpy as np
 
+from symrnn.app.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
 from symrnn.data import LESSON_DROP_LAST, windows
-from symrnn.lesson_gru import LessonGRU
-from symrnn.lesson_rnn import train_lesson
-from symrnn.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
+from symrnn.lesson.gru import LessonGRU
+from symrnn.lesson.rnn import train_lesson
 
 SEQ_LEN = 8          # characters per training sequence
 N_HIDDEN = 256

@@ -47,12 +47,17 @@ import time
 
 import numpy as np
 
+from symrnn.app.lessonkit import (
+    float_scope,
+    lesson_parser,
+    load_lesson_corpus,
+    parse_lesson_args,
+)
+from symrnn.app.metrics import heldout_report
 from symrnn.data import Vocab, split_tail, windows
-from symrnn.generate import Generator
+from symrnn.graph.optimizers import Adam
 from symrnn.layers import LSTM, Dense, Dropout, Embedding, Sequential, TimeDistributed
-from symrnn.lessonkit import float_scope, lesson_parser, load_lesson_corpus, parse_lesson_args
-from symrnn.metrics import heldout_report
-from symrnn.optimizers import Adam
+from symrnn.layers.generation import Generator
 
 N_FAC = 24                   # embedding width, as in the lesson
 BATCH_SIZE = 64

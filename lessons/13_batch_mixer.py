@@ -8,7 +8,7 @@ model had labelled itself (pseudo-labels). Here the same idea on characters:
 2. let it predict the next character at every position of an unlabelled
    slice (we hide that slice's true next characters);
 3. from the teacher's weights, keep training on batches of 3/4 labelled and
-   1/4 pseudo-labelled rows (``symrnn.mixer.BatchMixer``), and compare the
+   1/4 pseudo-labelled rows (``symrnn.data.mixer.BatchMixer``), and compare the
    held-out loss with the same number of steps on labelled rows only.
 
 A third run mixes in the unlabelled slice with its *true* next characters,
@@ -38,15 +38,15 @@ from functools import partial
 import numpy as np
 import pytensor.tensor as pt
 
-from symrnn import losses
-from symrnn.cells import simple_step
+from symrnn.app.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
 from symrnn.data import split_tail, windows
-from symrnn.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
-from symrnn.mixer import BatchMixer
-from symrnn.params import init_array, shared
-from symrnn.recurrent import loop
-from symrnn.training import compile_function, training_updates
-from symrnn.updates import adam
+from symrnn.data.mixer import BatchMixer
+from symrnn.graph import losses
+from symrnn.graph.cells import simple_step
+from symrnn.graph.params import init_array, shared
+from symrnn.graph.recurrent import loop
+from symrnn.graph.training import compile_function, training_updates
+from symrnn.graph.updates import adam
 
 FULL = dict(seq_len=16, n_hidden=96, batch_size=64, teacher_steps=600, steps=400,
             labelled_chars=60_000, unlabelled_chars=240_000)

@@ -32,10 +32,10 @@ import time
 
 import numpy as np
 
+from symrnn.app.lessonkit import float_scope, lesson_parser, parse_lesson_args
+from symrnn.graph.optimizers import Adam
+from symrnn.graph.params import orthogonal
 from symrnn.layers import LSTM, Dense, Sequential, SimpleRNN
-from symrnn.lessonkit import float_scope, lesson_parser, parse_lesson_args
-from symrnn.optimizers import Adam
-from symrnn.params import orthogonal
 
 BASELINE_MSE = 1.0 / 6.0       # always answering 1: the variance of U(0,1) + U(0,1)
 
@@ -66,7 +66,7 @@ def adding_data(n_samples, length, rng, dtype="float32"):
 #
 # An orthogonal matrix keeps the length of every vector it multiplies, so
 # repeated multiplication by `W_h` neither blows the state up nor shrinks it
-# to nothing (before the nonlinearity). `symrnn.params.orthogonal` builds one
+# to nothing (before the nonlinearity). `symrnn.graph.params.orthogonal` builds one
 # from the QR decomposition of a Gaussian matrix; we check `W.T @ W = I` and
 # put it into the tanh RNN's recurrent weight by hand (it is also that
 # layer's default initialiser).

@@ -38,10 +38,15 @@ import time
 
 import numpy as np
 
+from symrnn.app.lessonkit import (
+    float_scope,
+    lesson_parser,
+    load_lesson_corpus,
+    parse_lesson_args,
+)
 from symrnn.data import Vocab
+from symrnn.graph.optimizers import Adam
 from symrnn.layers import LSTM, Dense, Dropout, Embedding, Sequential
-from symrnn.lessonkit import float_scope, lesson_parser, load_lesson_corpus, parse_lesson_args
-from symrnn.optimizers import Adam
 
 SOURCES = ("plain", "words reversed", "characters shuffled", "vowels doubled")
 WINDOW = 40

@@ -1,7 +1,7 @@
 """Helpers for the fast-graph tests: a model's error and gradients, and a tight comparison."""
 import numpy as np
 
-from symrnn.training import compile_function
+from symrnn.graph.training import compile_function
 
 
 def graph_loss_and_grads(model, x, y, h0):

@@ -1,4 +1,4 @@
-"""symrnn.allocator: freed blocks are reused without new page faults; user settings win."""
+"""symrnn.runtime: freed blocks are reused without new page faults; user settings win."""
 import os
 import platform
 import subprocess
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from symrnn import allocator
-from symrnn.childenv import with_package_on_path
+from symrnn import runtime as allocator
+from symrnn.runtime import with_package_on_path
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
@@ -17,7 +17,7 @@ GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 CHILD = """
 import resource, sys
 import numpy as np
-from symrnn.allocator import keep_freed_memory
+from symrnn.runtime import keep_freed_memory
 applied = keep_freed_memory() if sys.argv[1] == "keep" else None
 def step():
     arrays = [np.empty(750_000, dtype=np.float32) for _ in range(6)]

@@ -10,18 +10,20 @@ import sys
 import numpy as np
 import pytensor.tensor as pt
 import pytest
+from model_grads import assert_grads_close
+from model_grads import graph_loss_and_grads as fast_loss_and_grads
 from pytensor.gradient import verify_grad
-
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.math import Sum
 
-from symrnn import bench, bench_numpy, fastgraph, numpy_rnn
+from symrnn.bench import fastgraph
+from symrnn.bench import numpy_twins as bench_numpy
+from symrnn.bench import runner as bench
+from symrnn.bench.fastgraph import FastRNN, batch_error
 from symrnn.errors import ConfigError, ShapeError
-from symrnn.fastgraph import FastRNN, batch_error
-from symrnn.lesson_rnn import PARAM_NAMES, LessonRNN
-from symrnn.training import compile_function
-
-from model_grads import assert_grads_close, graph_loss_and_grads as fast_loss_and_grads
+from symrnn.graph.training import compile_function
+from symrnn.lesson import numpy_rnn
+from symrnn.lesson.rnn import PARAM_NAMES, LessonRNN
 
 V, H, T, B = 7, 5, 4, 3
 
@@ -52,9 +54,9 @@ def fast_model(params, inputs="ids", projection="auto", dtype="float64"):
     return model
 
 
-def lesson_loss_and_grads(params, x_ids, y_ids, h0, fast=False):
+def lesson_loss_and_grads(params, x_ids, y_ids, h0):
     """The lesson graph (one-hot, batch 1) for one sequence."""
-    rnn = LessonRNN(V, H, dtype="float64", backend="py", fast=fast)
+    rnn = LessonRNN(V, H, dtype="float64", backend="py")
     rnn.set_params(params)
     fn = compile_function([rnn.h0, rnn.inp, rnn.outp], [rnn.error, *rnn.grads], backend="py")
     eye = np.eye(V)
@@ -73,14 +75,6 @@ def test_fast_graph_batch1_matches_lesson_graph(inputs):
         "int32" if inputs == "ids" else "float64"), ys.astype("int32" if inputs == "ids" else "float64"), h0)
     assert err == pytest.approx(expected[0], rel=1e-12)
     assert_grads_close(grads, expected[1])
-
-
-def test_lesson_rnn_fast_option_gives_the_same_graph_values():
-    x, y, params, h0 = problem(seed=3, batch=1)
-    slow = lesson_loss_and_grads(params, x[0], y[0], h0[0])
-    fast = lesson_loss_and_grads(params, x[0], y[0], h0[0], fast=True)
-    assert fast[0] == pytest.approx(slow[0], rel=1e-12)
-    assert_grads_close(fast[1], slow[1])
 
 
 def test_fast_graph_batch_is_mean_of_per_sequence_numpy_rnn():
@@ -378,7 +372,7 @@ def test_probe_env_moves_every_pytensor_cache(monkeypatch):
 
 # ---------------------------------------------------------------- main-job probe
 def test_main_job_probe_times_the_first_loss_and_the_switch(tmp_path):
-    from symrnn import bench_mainjob
+    from symrnn.bench import mainjob as bench_mainjob
     script = ("import sys, time\n"
               "sys.stderr.write('epoch 1/1:   0%|  | 0/9 [00:00<?, ?step/s]\\r'); sys.stderr.flush()\n"
               "time.sleep(0.3)\n"
@@ -392,7 +386,7 @@ def test_main_job_probe_times_the_first_loss_and_the_switch(tmp_path):
 
 
 def test_main_job_probe_isolates_the_caches_and_reads_the_logged_request(tmp_path, monkeypatch):
-    from symrnn import bench_mainjob
+    from symrnn.bench import mainjob as bench_mainjob
     monkeypatch.setenv("PYTENSOR_FLAGS", "floatX=float32,base_compiledir=/elsewhere")
     monkeypatch.setenv("SYMRNN_BACKEND", "py")
     env = bench_mainjob.cache_env(str(tmp_path))

@@ -6,18 +6,24 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from model_grads import assert_grads_close, graph_loss_and_grads
 from pytensor.gradient import verify_grad
 from pytensor.scan.op import Scan
 from pytensor.tensor.blas import Dot22, Gemm
 from pytensor.tensor.subtensor import IncSubtensor
 
-from symrnn import bench, bench_numpy_gated, gated
+from symrnn.bench import numpy_gated as bench_numpy_gated
+from symrnn.bench import runner as bench
+from symrnn.bench.fastgated import (
+    PARAM_NAMES,
+    FastGated,
+    gated_batch_error,
+    gated_params,
+)
 from symrnn.errors import ConfigError, ShapeError
-from symrnn.fastgated import PARAM_NAMES, FastGated, gated_batch_error, gated_params
-from symrnn.recurrent import loop
-from symrnn.training import compile_function
-
-from model_grads import assert_grads_close, graph_loss_and_grads
+from symrnn.graph import gated
+from symrnn.graph.recurrent import loop
+from symrnn.graph.training import compile_function
 
 V, H, T, B = 7, 5, 4, 3
 CELLS = ["gru", "lstm"]

@@ -1,4 +1,4 @@
-"""The Numba matrix product that reads strides (symrnn.blas_dot) against numpy and the py backend."""
+"""The Numba matrix product that reads strides (symrnn.graph.blas_dot) against numpy and the py backend."""
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -7,9 +7,9 @@ from pytensor.tensor.elemwise import DimShuffle
 from pytensor.tensor.math import Dot
 from pytensor.tensor.shape import Reshape
 
-from symrnn import blas_dot
-from symrnn.backend import get_mode
-from symrnn.fastgraph import FastRNN
+from symrnn.bench.fastgraph import FastRNN
+from symrnn.graph import blas_dot
+from symrnn.graph.backend import get_mode
 
 
 def op_types(fn):

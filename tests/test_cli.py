@@ -4,8 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from symrnn.checkpoint import load_checkpoint
-from symrnn.cli import main
+from symrnn.app.checkpoint import load_checkpoint
+from symrnn.app.cli import main
 
 TINY = ["--hidden", "6", "--seq-len", "5", "--batch-size", "4", "--no-progress"]
 
@@ -100,8 +100,8 @@ def test_graph_writes_scan_and_unrolled_forms(tmp_path, capsys):
 
 
 def test_bench_receives_its_options(monkeypatch):
-    import symrnn.bench
+    import symrnn.bench.runner
     seen = []
-    monkeypatch.setattr(symrnn.bench, "main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(symrnn.bench.runner, "main", lambda argv: seen.append(argv) or 0)
     assert main(["bench", "--quick", "--backend", "py"]) == 0
     assert seen == [["--quick", "--backend", "py"]]

@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from symrnn.cli import main
+from symrnn.app.cli import main
 
 TEXT = "the cat sat on the mat. " * 40
 TINY = ["--hidden", "6", "--seq-len", "5", "--batch-size", "4", "--no-progress", "--sample", "5"]

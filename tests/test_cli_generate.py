@@ -1,8 +1,8 @@
 """``symrnn generate`` on a layers model samples through the one-step Generator."""
 import pytest
 
-from symrnn.cli import load_run, main
-from symrnn.generate import Generator
+from symrnn.app.cli import load_run, main
+from symrnn.layers.generation import Generator
 
 TINY = ["--hidden", "6", "--seq-len", "5", "--batch-size", "4", "--sequences", "40", "--no-progress",
         "--sample", "0"]

@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from symrnn.checkpoint import load_checkpoint
-from symrnn.cli import main
+from symrnn.app.checkpoint import load_checkpoint
+from symrnn.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

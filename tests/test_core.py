@@ -9,11 +9,17 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.gradient import verify_grad
 
-from symrnn import losses
 from symrnn.errors import ConfigError, ShapeError
-from symrnn.lesson_rnn import PARAM_NAMES, LessonRNN, forward, lesson_params, summed_error
-from symrnn.params import init_array, orthogonal
-from symrnn.recurrent import scan_loop, unrolled_loop
+from symrnn.graph import losses
+from symrnn.graph.params import init_array, orthogonal
+from symrnn.graph.recurrent import scan_loop, unrolled_loop
+from symrnn.lesson.rnn import (
+    PARAM_NAMES,
+    LessonRNN,
+    forward,
+    lesson_params,
+    summed_error,
+)
 
 V, H, T = 7, 5, 4  # vocab, hidden, sequence length
 

@@ -4,7 +4,6 @@ No test touches the network: downloads go through file:// URLs of files the
 tests write, or an address nothing listens on.
 """
 
-import doctest
 import hashlib
 import math
 import subprocess
@@ -15,11 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symrnn import data
 from symrnn.data import (
     LESSON_DROP_LAST,
-    NIETZSCHE_FILENAME,
     Vocab,
+    corpus,
     count_windows,
     fetch_nietzsche,
     load_corpus,
@@ -27,7 +25,13 @@ from symrnn.data import (
     split_tail,
     windows,
 )
-from symrnn.errors import ConfigError, CorpusError, CorpusNotFound, ShapeError, VocabError
+from symrnn.errors import (
+    ConfigError,
+    CorpusError,
+    CorpusNotFound,
+    ShapeError,
+    VocabError,
+)
 
 # ---------------------------------------------------------------- helpers
 
@@ -54,14 +58,8 @@ def isolated_cache_env(monkeypatch, tmp_path):
 # ---------------------------------------------------------------- module hygiene
 
 
-def test_docstring_examples_run():
-    result = doctest.testmod(data)
-    assert result.attempted > 5
-    assert result.failed == 0
-
-
 def test_data_does_not_import_pytensor():
-    code = "import sys, symrnn.data, symrnn.lessonkit; print('pytensor' in sys.modules)"
+    code = "import sys, symrnn.data, symrnn.app.lessonkit; print('pytensor' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -166,8 +164,8 @@ def test_nietzsche_name_goes_through_the_cache(tmp_path, monkeypatch):
     payload = b"Supposing that Truth is a woman\n\xe6"
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / NIETZSCHE_FILENAME).write_bytes(payload)
-    real_fetch = data.fetch_nietzsche
+    (cache / corpus.NIETZSCHE_FILENAME).write_bytes(payload)
+    real_fetch = corpus.fetch_nietzsche
     seen = []
 
     def fetch_with_test_checksum(cache_dir):
@@ -175,7 +173,7 @@ def test_nietzsche_name_goes_through_the_cache(tmp_path, monkeypatch):
         # unreachable URL: only a cache hit with this checksum can succeed
         return real_fetch(cache_dir, url="http://127.0.0.1:9/x", sha256=sha256_hex(payload), timeout=1)
 
-    monkeypatch.setattr(data, "fetch_nietzsche", fetch_with_test_checksum)
+    monkeypatch.setattr(corpus, "fetch_nietzsche", fetch_with_test_checksum)
     text = load_corpus("nietzsche", encoding="latin-1", cache_dir=cache)
     assert seen == [cache]
     assert text == payload.decode("latin-1")
@@ -189,9 +187,9 @@ def test_download_via_file_url(tmp_path):
     url = write_bytes(tmp_path, payload, "remote.txt").as_uri()
     cache = tmp_path / "cache" / "nested"  # created on demand
     path = fetch_nietzsche(cache, url=url, sha256=sha256_hex(payload))
-    assert path == cache / NIETZSCHE_FILENAME
+    assert path == cache / corpus.NIETZSCHE_FILENAME
     assert path.read_bytes() == payload
-    assert [p.name for p in cache.iterdir()] == [NIETZSCHE_FILENAME]  # no temp left
+    assert [p.name for p in cache.iterdir()] == [corpus.NIETZSCHE_FILENAME]  # no temp left
 
 
 def test_download_with_wrong_checksum_is_discarded(tmp_path):
@@ -219,7 +217,7 @@ def test_cache_hit_does_not_touch_the_network(tmp_path):
     payload = b"cached copy"
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / NIETZSCHE_FILENAME).write_bytes(payload)
+    (cache / corpus.NIETZSCHE_FILENAME).write_bytes(payload)
     # the URL is unreachable: success proves the cached file was used
     path = fetch_nietzsche(cache, url="http://127.0.0.1:9/x", sha256=sha256_hex(payload), timeout=1)
     assert path.read_bytes() == payload
@@ -230,7 +228,7 @@ def test_stale_cache_is_replaced(tmp_path):
     url = write_bytes(tmp_path, payload, "remote.txt").as_uri()
     cache = tmp_path / "cache"
     cache.mkdir()
-    (cache / NIETZSCHE_FILENAME).write_bytes(b"truncated")
+    (cache / corpus.NIETZSCHE_FILENAME).write_bytes(b"truncated")
     path = fetch_nietzsche(cache, url=url, sha256=sha256_hex(payload))
     assert path.read_bytes() == payload
 
@@ -240,19 +238,19 @@ def test_cache_dir_from_symrnn_cache(isolated_cache_env, monkeypatch):
     url = write_bytes(isolated_cache_env, payload, "remote.txt").as_uri()
     monkeypatch.setenv("SYMRNN_CACHE", str(isolated_cache_env / "env-cache"))
     path = fetch_nietzsche(url=url, sha256=sha256_hex(payload))
-    assert path == isolated_cache_env / "env-cache" / NIETZSCHE_FILENAME
+    assert path == isolated_cache_env / "env-cache" / corpus.NIETZSCHE_FILENAME
 
 
 def test_cache_dir_from_xdg(isolated_cache_env):
     payload = b"xdg cache"
     url = write_bytes(isolated_cache_env, payload, "remote.txt").as_uri()
     path = fetch_nietzsche(url=url, sha256=sha256_hex(payload))
-    assert path == isolated_cache_env / "xdg" / "symrnn" / NIETZSCHE_FILENAME
+    assert path == isolated_cache_env / "xdg" / "symrnn" / corpus.NIETZSCHE_FILENAME
 
 
 def test_cache_dir_falls_back_to_home(isolated_cache_env, monkeypatch):
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert data.default_cache_dir() == isolated_cache_env / "home" / ".cache" / "symrnn"
+    assert corpus.default_cache_dir() == isolated_cache_env / "home" / ".cache" / "symrnn"
 
 
 # ---------------------------------------------------------------- Vocab

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
+from symrnn.data.mixer import BatchMixer
 from symrnn.errors import ConfigError, ShapeError
+from symrnn.graph.optimizers import SGD
 from symrnn.layers import Dense, Sequential
-from symrnn.mixer import BatchMixer
-from symrnn.optimizers import SGD
 
 
 def tiny_model():

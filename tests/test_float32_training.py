@@ -8,9 +8,9 @@ import numpy as np
 import pytensor
 import pytest
 
-from symrnn import updates as rules
+from symrnn.graph import updates as rules
+from symrnn.graph.optimizers import SGD, Adagrad, Adam, RMSprop
 from symrnn.layers import Dense, Embedding, Sequential, SimpleRNN
-from symrnn.optimizers import SGD, Adagrad, Adam, RMSprop
 
 
 @pytest.mark.parametrize("rule, kwargs", [

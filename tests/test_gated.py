@@ -9,13 +9,14 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.gradient import verify_grad
 
-from symrnn import gated
-from symrnn.cells import hard_sigmoid
 from symrnn.errors import ConfigError, ShapeError
-from symrnn.lesson_gru import LessonGRU, gru_forward, gru_lesson_params, param_names
-from symrnn.lesson_rnn import summed_error, train_lesson
-from symrnn.recurrent import scan_loop, unrolled_loop
-from symrnn.training import compile_function
+from symrnn.graph import gated
+from symrnn.graph.cells import hard_sigmoid
+from symrnn.graph.recurrent import scan_loop, unrolled_loop
+from symrnn.graph.training import compile_function
+from symrnn.lesson import gru as lesson_gru
+from symrnn.lesson.gru import LessonGRU, gru_forward, gru_lesson_params, param_names
+from symrnn.lesson.rnn import summed_error, train_lesson
 
 IN, H, V, B, T = 5, 3, 7, 2, 4  # input dim, hidden units, vocab, batch, time steps
 TOL = dict(abs_tol=1e-5, rel_tol=1e-5, mode="FAST_COMPILE",  # one-sided differences: O(eps) error
@@ -198,7 +199,7 @@ def raw_loss(x, y, form, act="tanh"):
 def test_raw_gru_forms_verify_grad_for_all_weights_and_h0(form):
     x, y, params, h0 = raw_problem(seed=1)
     if form == "combined":
-        params = gated.separate_to_combined(params)
+        params = lesson_gru.separate_to_combined(params)
     values = [params[n] for n in param_names(form)]
     verify_grad(raw_loss(x, y, form), [h0, *values], rng=np.random.default_rng(0), **TOL)
 
@@ -218,14 +219,14 @@ def graph_outputs(form, x, y, params, h0, act="tanh"):
 
 def test_raw_gru_forms_agree_when_weights_are_mapped(act="tanh"):
     x, y, sep, h0 = raw_problem(seed=2)
-    comb = gated.separate_to_combined(sep)
+    comb = lesson_gru.separate_to_combined(sep)
     hs_s, zs_s, err_s, gh_s, g_s = graph_outputs("separate", x, y, sep, h0, act)
     hs_c, zs_c, err_c, gh_c, g_c = graph_outputs("combined", x, y, comb, h0, act)
     np.testing.assert_allclose(hs_c, hs_s, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(zs_c, zs_s, rtol=1e-12, atol=1e-13)
     assert err_c == pytest.approx(err_s, rel=1e-12)
     np.testing.assert_allclose(gh_c, gh_s, rtol=1e-10, atol=1e-13)
-    mapped = gated.separate_to_combined(g_s)  # the map is linear, so it maps gradients too
+    mapped = lesson_gru.separate_to_combined(g_s)  # the map is linear, so it maps gradients too
     for name, g in g_c.items():
         assert np.abs(g).max() > 0, f"{name} gets no gradient"
         np.testing.assert_allclose(g, mapped[name], rtol=1e-10, atol=1e-13, err_msg=name)
@@ -255,23 +256,23 @@ def test_raw_gru_matches_numpy_by_hand_for_two_steps():
 
 def test_separate_to_combined_stacks_h_rows_first_and_refuses_missing_names():
     _, _, sep, _ = raw_problem()
-    comb = gated.separate_to_combined(sep)
+    comb = lesson_gru.separate_to_combined(sep)
     assert comb["W_u"].shape == (H + V, H)
     np.testing.assert_array_equal(comb["W_u"][:H], sep["W_hu"])
     np.testing.assert_array_equal(comb["W_u"][H:], sep["W_xu"])
     del sep["W_hc"]
     with pytest.raises(ShapeError, match="W_hc"):
-        gated.separate_to_combined(sep)
+        lesson_gru.separate_to_combined(sep)
 
 
 def test_lesson_gru_models_train_and_share_one_function_when_mapped():
     x, y, sep, h0 = raw_problem(seed=4)
     models = {f: LessonGRU(V, H, form=f, dtype="float64", backend="py") for f in ("separate", "combined")}
     models["separate"].set_params(sep)
-    models["combined"].set_params(gated.separate_to_combined(sep))
+    models["combined"].set_params(lesson_gru.separate_to_combined(sep))
     errors = {f: m.train_step(x, y, 0.1, h0=h0) for f, m in models.items()}
     assert errors["separate"] == pytest.approx(errors["combined"], rel=1e-12)
-    after = gated.separate_to_combined(models["separate"].get_params())  # one SGD step each
+    after = lesson_gru.separate_to_combined(models["separate"].get_params())  # one SGD step each
     for name, value in models["combined"].get_params().items():
         np.testing.assert_allclose(value, after[name], rtol=1e-10, atol=1e-13, err_msg=name)
 

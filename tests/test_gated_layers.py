@@ -12,11 +12,21 @@ from pytensor.graph.replace import graph_replace
 from pytensor.scan.op import Scan
 from pytensor.tensor.blas import Dot22, Gemm
 
-from symrnn import training
 from symrnn.errors import ConfigError, ShapeError
-from symrnn.layers import (GRU, LSTM, Bidirectional, Dense, Embedding, Sequential, SimpleRNN,
-                           TimeDistributed, Updates, load_model)
-from symrnn.training import compile_function
+from symrnn.graph import training
+from symrnn.graph.training import compile_function
+from symrnn.layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    Dense,
+    Embedding,
+    Sequential,
+    SimpleRNN,
+    TimeDistributed,
+    Updates,
+    load_model,
+)
 
 B, T, F = 2, 4, 5
 

@@ -4,11 +4,19 @@ import math
 import numpy as np
 import pytest
 
+from symrnn.app.metrics import bits_per_char, heldout_report, perplexity
 from symrnn.data import Vocab, stateful_layout
 from symrnn.errors import ConfigError, CorpusError, VocabError
-from symrnn.generate import Generator
-from symrnn.layers import (GRU, LSTM, Dense, Embedding, Sequential, SimpleRNN, TimeDistributed)
-from symrnn.metrics import bits_per_char, heldout_report, perplexity
+from symrnn.layers import (
+    GRU,
+    LSTM,
+    Dense,
+    Embedding,
+    Sequential,
+    SimpleRNN,
+    TimeDistributed,
+)
+from symrnn.layers.generation import Generator
 
 V = 7
 

@@ -10,11 +10,22 @@ import pytest
 from pytensor.gradient import verify_grad
 from pytensor.graph.replace import graph_replace
 
-from symrnn import losses
-from symrnn.lesson_rnn import LessonRNN
-from symrnn.layers import (Activation, Add, BatchNormalization, Dense, Dropout, Embedding,
-                           Flatten, Sequential, SimpleRNN, TimeDistributed, Updates)
-from symrnn.training import compile_function
+from symrnn.graph import losses
+from symrnn.graph.training import compile_function
+from symrnn.layers import (
+    Activation,
+    Add,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Sequential,
+    SimpleRNN,
+    TimeDistributed,
+    Updates,
+)
+from symrnn.lesson.rnn import LessonRNN
 
 V, H, T = 7, 5, 4
 

@@ -6,9 +6,21 @@ import pytest
 
 from symrnn.data import Vocab
 from symrnn.errors import CheckpointError, ConfigError, ShapeError
-from symrnn.layers import (BatchNormalization, Dense, Dropout, Embedding, Flatten, Input, Model,
-                           Sequential, SimpleRNN, TimeDistributed, load_model, merge)
-from symrnn.optimizers import SGD, Adam, get_optimizer
+from symrnn.graph.optimizers import SGD, Adam, get_optimizer
+from symrnn.layers import (
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Input,
+    Model,
+    Sequential,
+    SimpleRNN,
+    TimeDistributed,
+    load_model,
+    merge,
+)
 
 V, H, T = 7, 5, 4
 

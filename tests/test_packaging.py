@@ -29,7 +29,7 @@ def test_ci_runs_the_readme_test_command():
 
 def test_importing_symrnn_prints_nothing_and_leaves_config_alone():
     code = ("import pytensor; before = dict(pytensor.config._config_var_dict); mode = pytensor.config.mode\n"
-            "import symrnn, symrnn.lesson_rnn, symrnn.data, symrnn.cli\n"
+            "import symrnn, symrnn.lesson.rnn, symrnn.data, symrnn.app.cli\n"
             "assert pytensor.config.mode == mode")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
@@ -37,13 +37,13 @@ def test_importing_symrnn_prints_nothing_and_leaves_config_alone():
 
 
 def test_data_module_does_not_import_pytensor():
-    code = "import sys, symrnn.data, symrnn.numpy_rnn; assert 'pytensor' not in sys.modules"
+    code = "import sys, symrnn.data, symrnn.lesson.numpy_rnn; assert 'pytensor' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
 def test_default_numba_backend_trains_like_the_py_backend():
     """The suite runs on the quick-compiling py backend; this proves the default agrees."""
-    from symrnn.lesson_rnn import LessonRNN
+    from symrnn.lesson.rnn import LessonRNN
     rng = np.random.default_rng(0)
     x, y = np.eye(6)[rng.integers(0, 6, 4)], np.eye(6)[rng.integers(0, 6, 4)]
     results = []

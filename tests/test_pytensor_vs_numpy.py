@@ -7,8 +7,8 @@ import numpy as np
 import pytensor
 import pytest
 
-from symrnn import numpy_rnn
-from symrnn.lesson_rnn import PARAM_NAMES, LessonRNN
+from symrnn.lesson import numpy_rnn
+from symrnn.lesson.rnn import PARAM_NAMES, LessonRNN
 
 V, H, T = 9, 6, 5
 

@@ -7,13 +7,19 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from symrnn.adapters import GRUAdapter, LayersAdapter, LessonAdapter, LSTMAdapter
-from symrnn.checkpoint import list_checkpoints, load_checkpoint, pack_variables, remove_stale_temporaries
+from symrnn.app.checkpoint import (
+    list_checkpoints,
+    load_checkpoint,
+    pack_variables,
+    remove_stale_temporaries,
+)
+from symrnn.app.models import GRUAdapter, LayersAdapter, LessonAdapter, LSTMAdapter
+from symrnn.app.trainer import NonFiniteLoss, Trainer, loss_summary, prepare_windows
 from symrnn.data import Vocab
 from symrnn.errors import CheckpointError, CorpusError, ShapeError
-from symrnn.trainer import NonFiniteLoss, Trainer, loss_summary, prepare_windows
 
 TEXT = "the cat sat on the mat; a dog ate the hat. " * 25
 
@@ -183,6 +189,7 @@ def test_prepare_windows_on_arbitrary_text(text, seq_len):
 def test_arbitrary_bytes_give_windows_or_a_clear_error(raw, encoding, seq_len):
     """A file of any bytes either trains on consistent windows or is refused by name."""
     import tempfile
+
     from symrnn.data import load_corpus
     from symrnn.errors import SymrnnError
     with tempfile.NamedTemporaryFile(suffix=".txt", delete=False) as f:

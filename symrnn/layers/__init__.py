@@ -2,7 +2,7 @@
 
 Every layer turns symbolic inputs into symbolic outputs with the core's
 params, cells, loops, losses and update rules; models compile through
-:mod:`symrnn.training`. See :mod:`symrnn.layers.base` for the lifecycle.
+:mod:`symrnn.graph.training`. See :mod:`symrnn.layers.base` for the lifecycle.
 """
 from .base import KTensor, Layer, Updates
 from .core import Activation, Add, Dense, Embedding, Flatten, TimeDistributed, merge

@@ -21,7 +21,7 @@ import numpy as np
 import pytensor
 
 from ..errors import ConfigError, ShapeError
-from ..params import init_array, shared
+from ..graph.params import init_array, shared
 
 _name_counters = defaultdict(itertools.count)  # per class prefix: dense_1, dense_2, ...
 

@@ -1,7 +1,7 @@
 """Feed-forward layers: Dense, Activation, Flatten, Embedding, TimeDistributed, Add.
 
 >>> import numpy as np, pytensor.tensor as pt
->>> from symrnn.training import compile_function
+>>> from symrnn.graph.training import compile_function
 >>> emb = Embedding(5, 2, name="e")
 >>> ids = pt.lmatrix("ids")
 >>> out = emb(ids, input_shape=(None, 3))
@@ -11,8 +11,8 @@
 import numpy as np
 import pytensor.tensor as pt
 
-from ..cells import activation as get_activation
 from ..errors import ConfigError, ShapeError
+from ..graph.cells import activation as get_activation
 from .base import Layer, as_list
 
 

@@ -2,17 +2,17 @@
 
 Arrays are checked once per call (shapes against the model's static shapes,
 dtypes, finite values) and then fed batch by batch to functions compiled
-through :mod:`symrnn.training`. The batch dim is dynamic, so the last,
+through :mod:`symrnn.graph.training`. The batch dim is dynamic, so the last,
 partial batch is used too (not with a fixed batch size, see :mod:`.stateful`).
 """
 import numpy as np
 import pytensor.tensor as pt
 from tqdm.auto import tqdm
 
-from .. import losses
 from ..errors import ConfigError, ShapeError
-from ..optimizers import get_optimizer
-from ..training import compile_function, train_function
+from ..graph import losses
+from ..graph.optimizers import get_optimizer
+from ..graph.training import compile_function, train_function
 from .base import as_list
 from .stateful import check_batches, check_shuffle
 

@@ -2,13 +2,13 @@
 
 The API is batch-major (B, T, F). The input projection ``x . W_x + b`` for
 every step and gate is one matmul before the loop; only the recurrence runs
-inside :func:`symrnn.recurrent.loop`, time-major. A cell is a pure function
+inside :func:`symrnn.graph.recurrent.loop`, time-major. A cell is a pure function
 ``step(xw_t, *states_tm1, *recurrent_params) -> new_state or [new_states]``
 where ``xw_t`` holds all gates' projected inputs concatenated, so a gated
 layer only declares its gate count, state count and step:
 
 >>> import pytensor.tensor as pt
->>> from symrnn.cells import simple_step
+>>> from symrnn.graph.cells import simple_step
 >>> class MyRNN(Recurrent):
 ...     n_gates, n_states = 1, 1
 ...     def step_function(self):
@@ -22,12 +22,19 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from ..cells import activation as get_activation, simple_step
 from ..errors import ConfigError, ShapeError
-from ..gated import SAVED_GATES, gru_split_weights, gru_step_split, lstm_bias_init, lstm_step
-from ..params import init_array
-from ..recurrent import loop
-from ..training import clip_gradient
+from ..graph.cells import activation as get_activation
+from ..graph.cells import simple_step
+from ..graph.gated import (
+    SAVED_GATES,
+    gru_split_weights,
+    gru_step_split,
+    lstm_bias_init,
+    lstm_step,
+)
+from ..graph.params import init_array
+from ..graph.recurrent import loop
+from ..graph.training import clip_gradient
 from .base import Layer, as_list
 from .core import _name_of
 
@@ -166,7 +173,7 @@ class Recurrent(Layer):
         states0 = self._initial_states(x, initial_state)
         non_seqs = self.recurrent_params() + ([] if rec_mask is None else [rec_mask])
         # the loop also outputs the gate activations (n_saved): the backward loop then
-        # reads them instead of recomputing the step (symrnn.gated.SAVED_GATES)
+        # reads them instead of recomputing the step (symrnn.graph.gated.SAVED_GATES)
         stacked = loop(self._loop_step(rec_mask is not None), [xw.dimshuffle(1, 0, 2)],
                        states0 + [None] * self.n_saved, non_seqs, go_backwards=self.go_backwards,
                        unroll=self.unroll, truncate_gradient=self.truncate_gradient)
@@ -288,7 +295,7 @@ class GRU(_Gated):
     """Keras 1 GRU: gates (z, r, h) in ``W_x`` (F, 3H), ``W_h`` (H, 3H), ``b`` (3H,).
 
     ``h_t = z * h_tm1 + (1 - z) * act(x_h + (r * h_tm1) . U_h)``, see
-    :func:`symrnn.gated.gru_step` (run as :func:`symrnn.gated.gru_step_split`).
+    :func:`symrnn.graph.gated.gru_step` (run as :func:`symrnn.graph.gated.gru_step_split`).
     Parameters: ``3 * (F*H + H*H + H)``.
 
     >>> import pytensor.tensor as pt

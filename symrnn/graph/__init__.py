@@ -1,0 +1,12 @@
+"""The graph core: everything a model's symbolic graph is made of, bottom to top.
+
+- :mod:`.params`: initialisers (numpy) and shared variables;
+- :mod:`.cells` and :mod:`.gated`: pure one-step functions ``step(x_t, h_tm1, *params)``;
+- :mod:`.recurrent`: the loop over time (``scan`` and a python-unrolled twin);
+- :mod:`.losses`, :mod:`.updates`, :mod:`.optimizers`: losses, update rules and
+  optimizer objects;
+- :mod:`.training` and :mod:`.backend`: gradients, compiled functions and which
+  PyTensor linker runs them (:mod:`.blas_dot`: the Numba matrix product).
+
+Nothing here imports :mod:`symrnn.layers`, :mod:`symrnn.app` or :mod:`symrnn.bench`.
+"""

@@ -1,0 +1,97 @@
+"""Pure one-step functions: ``step(x_t, h_tm1, *params) -> h_t``.
+
+A cell creates no variables and compiles nothing; it only says how one time
+step turns symbolic inputs into symbolic outputs. The loop over time lives in
+:mod:`symrnn.graph.recurrent`. Naming follows PyTensor's ``a_tmb``: ``h_tm1`` is h
+at t-1.
+"""
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.compile.builders import OpFromGraph
+
+from ..errors import ConfigError
+
+
+def relu(x):
+    return pt.maximum(x, 0)
+
+
+def linear(x):
+    return x
+
+
+def from_output_grad(x, expr_of, pullback, name):
+    """``expr_of(x)`` as an inline ``OpFromGraph`` with ``pullback`` as its gradient.
+
+    Used for elementwise activations whose gradient can be written from their
+    output alone (``pullback(inputs, outputs, output_grads)`` reads ``outputs``).
+    Scan's gradient swaps a step's outputs for their saved forward values, so
+    such a gradient needs nothing recomputed in the backward loop. ``pullback``
+    should be a module-level function, so two such ops compare equal.
+    """
+    template = x.type()
+    return OpFromGraph([template], [expr_of(template)], pullback=pullback, inline=True,
+                       name=name)(x)
+
+
+def _hard_sigmoid_grad_from_output(inputs, outputs, output_grads):
+    y = outputs[0]
+    slope = np.asarray(0.2, dtype=y.dtype)
+    return [output_grads[0] * slope * ((y > 0) & (y < 1))]
+
+
+def hard_sigmoid(x):
+    """Keras' piecewise-linear sigmoid ``clip(0.2 x + 0.5, 0, 1)`` in ``x``'s dtype
+    (a bare 0.2 is not exact in float32, so PyTensor would upcast to float64).
+
+    Its gradient reads the slope's mask off the output (``0 < y < 1``), not off
+    ``x``, so a loop that saves the gate activations (:data:`symrnn.graph.gated.SAVED_GATES`)
+    needs no pre-activation, and no matmul, in its backward pass. The only
+    change from ``clip``'s own gradient is at ``y`` exactly 0 or 1, where
+    ``clip`` passes the gradient at its two corner points and this does not.
+    """
+    slope, offset = np.asarray(0.2, dtype=x.dtype), np.asarray(0.5, dtype=x.dtype)
+    return from_output_grad(x, lambda t: pt.clip(t * slope + offset, 0, 1),
+                            _hard_sigmoid_grad_from_output, "hard_sigmoid")
+
+
+def softmax(x):
+    return pt.special.softmax(x, axis=-1)  # axis=None would normalise over the batch too
+
+
+ACTIVATIONS = {
+    "relu": relu, "tanh": pt.tanh, "sigmoid": pt.sigmoid,
+    "hard_sigmoid": hard_sigmoid,
+    "linear": linear, "softmax": softmax,
+}
+
+
+def activation(name):
+    """Look up an activation by name (callables pass through)."""
+    if callable(name):
+        return name
+    if name is None:
+        return linear
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ConfigError(f"unknown activation {name!r}; valid names: "
+                          f"{', '.join(sorted(ACTIVATIONS))}") from None
+
+
+def lesson_step(x_t, h_tm1, W_h, b_h, W_x, b_x, W_y, b_y, act=relu):
+    """The lesson's step, in its argument order: new hidden state and logits.
+
+    It returns logits rather than softmax probabilities so the loss can use a
+    log-softmax (``-(y * log(softmax(z)))`` turns NaN once a probability
+    underflows to 0); ``softmax(z_t)`` is the lesson's ``y``.
+    """
+    h_t = act(pt.dot(x_t, W_x) + b_x + pt.dot(h_tm1, W_h) + b_h)
+    z_t = pt.dot(h_t, W_y) + b_y
+    return h_t, z_t
+
+
+def simple_step(xw_t, h_tm1, W_h, act=relu):
+    """Simple RNN step whose input projection ``x_t . W_x + b`` was done for all
+    steps at once before the loop (one big matmul instead of T small ones)."""
+    return act(xw_t + pt.dot(h_tm1, W_h))

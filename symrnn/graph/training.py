@@ -1,0 +1,50 @@
+"""Gradients, update dictionaries and compiled functions.
+
+The layers and the application compile through here (``pytensor.grad`` and
+``pytensor.function`` with the chosen backend's mode); the raw lesson models
+in :mod:`symrnn.lesson` call the same two functions by hand, as the lesson
+did, and the recurrence Op derives its gradient Op with ``pytensor.grad``.
+"""
+from collections import OrderedDict
+
+import pytensor
+
+from . import updates as update_rules
+from .backend import get_mode
+
+
+def compile_function(inputs, outputs, updates=None, backend=None, **kwargs):
+    """``pytensor.function`` with the chosen backend's mode (see :mod:`symrnn.graph.backend`)."""
+    return pytensor.function(inputs, outputs, updates=updates, mode=get_mode(backend), **kwargs)
+
+
+def gradients(loss, params, clipnorm=None, clipvalue=None):
+    """Symbolic gradients of a scalar loss, optionally clipped."""
+    grads = pytensor.grad(loss, params)
+    if clipvalue is not None:
+        grads = update_rules.clip_by_value(grads, clipvalue)
+    if clipnorm is not None:
+        grads = update_rules.clip_by_global_norm(grads, clipnorm)
+    return grads
+
+
+def clip_gradient(x, bound):
+    """``x`` unchanged forward; its gradient clipped to ``[-bound, bound]`` backward
+    (e.g. on ``h_tm1`` inside a recurrent step, to tame exploding messages)."""
+    return pytensor.gradient.grad_clip(x, -bound, bound)
+
+
+def training_updates(loss, params, update_rule, clipnorm=None, clipvalue=None, extra_updates=None):
+    """Gradients -> update rule -> one ``OrderedDict`` (plus e.g. batchnorm statistics)."""
+    grads = gradients(loss, params, clipnorm, clipvalue)
+    updates = OrderedDict(update_rule(grads, params))
+    updates.update(extra_updates or {})
+    return updates
+
+
+def train_function(inputs, loss, params, update_rule, outputs=None, backend=None,
+                   clipnorm=None, clipvalue=None, extra_updates=None, **kwargs):
+    """Compile ``inputs -> outputs`` (default: the loss) that also applies the updates."""
+    updates = training_updates(loss, params, update_rule, clipnorm, clipvalue, extra_updates)
+    return compile_function(inputs, loss if outputs is None else outputs,
+                            updates=updates, backend=backend, **kwargs)

@@ -1,0 +1,178 @@
+"""The lesson's character RNN in raw PyTensor, top to bottom (facts section 8).
+
+Read it beside the lesson: declared inputs, six shared parameters, a step
+function, ``scan`` over the characters, a summed cross-entropy, symbolic
+gradients, an updates dictionary and one compiled training function, plus a
+second compiled function for predictions. Every piece comes from the core
+modules (params, cells, recurrent, losses, updates, training).
+
+>>> import numpy as np
+>>> rnn = LessonRNN(vocab_size=5, n_hidden=4, seed=0, backend="py")
+>>> x = np.eye(5, dtype="float32")[[1, 2, 3]]
+>>> rnn.predict_proba(x).shape
+(3, 5)
+"""
+from functools import cached_property
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from ..errors import ShapeError
+from ..graph import losses, updates
+from ..graph.cells import activation, lesson_step
+from ..graph.params import init_array, shared
+from ..graph.recurrent import loop
+from ..graph.training import compile_function
+
+PARAM_NAMES = ("W_h", "b_h", "W_x", "b_x", "W_y", "b_y")  # the lesson's step signature order
+
+
+def lesson_params(vocab_size, n_hidden, rng, dtype="float32"):
+    """W_h identity, W_x and W_y normal(sqrt(2/rows)), zero biases; lesson order."""
+    inits = {
+        "W_h": ("identity", (n_hidden, n_hidden)), "b_h": ("zeros", (n_hidden,)),
+        "W_x": ("normal", (vocab_size, n_hidden)), "b_x": ("zeros", (n_hidden,)),
+        "W_y": ("normal", (n_hidden, vocab_size)), "b_y": ("zeros", (vocab_size,)),
+    }
+    return [shared(init_array(*inits[n], rng, dtype), n) for n in PARAM_NAMES]
+
+
+def declare_inputs(dtype="float32"):
+    """The lesson's four declared variables: one-hot rows in and out, h0, lr."""
+    inp = pt.matrix("inp", dtype=dtype)    # [T, V] one-hot characters
+    outp = pt.matrix("outp", dtype=dtype)  # [T, V] one-hot next characters
+    h0 = pt.vector("h0", dtype=dtype)      # [H] hidden state before the first char
+    lr = pt.scalar("lr", dtype=dtype)
+    return inp, outp, h0, lr
+
+
+def forward(inp, h0, params, act="relu", unroll=False):
+    """Hidden states and logits for every step: ``scan`` of the lesson step."""
+    step = lambda x_t, h_tm1, *p: lesson_step(x_t, h_tm1, *p, act=activation(act))
+    hs, zs = loop(step, [inp], [h0, None], params, unroll=unroll)
+    return hs, zs
+
+
+def summed_error(zs, outp):
+    """Cross-entropy summed over the characters of the sequence (the lesson's error)."""
+    return losses.total(losses.categorical_crossentropy_from_logits(zs, outp))
+
+
+class RawLessonModel:
+    """What every raw lesson model shares: declared inputs, summed error,
+    SGD updates, the two compiled functions and the numpy-facing helpers.
+
+    A subclass supplies :meth:`make_params` (shared variables, in its step's
+    order) and :meth:`forward_graph` (hidden states and logits); compilation
+    happens on first use of :attr:`train_fn` / :attr:`predict_fn`.
+    """
+
+    def __init__(self, vocab_size, n_hidden, dtype="float32", seed=42, unroll=False,
+                 seq_len=None, backend=None):
+        self.vocab_size, self.n_hidden, self.dtype, self.backend = vocab_size, n_hidden, dtype, backend
+        self.params = self.make_params(np.random.default_rng(seed))
+        self.inp, self.outp, self.h0, self.lr = declare_inputs(dtype)
+        inp = self.inp if seq_len is None else pt.specify_shape(self.inp, (seq_len, vocab_size))
+        self.hs, self.zs = self.forward_graph(inp, self.h0, unroll)
+        self.y = pt.special.softmax(self.zs, axis=-1)   # the lesson's per-step softmax output
+        self.error = summed_error(self.zs, self.outp)
+        self.grads = pytensor.grad(self.error, self.params)
+        self.updates = updates.sgd(self.grads, self.params, self.lr)
+
+    def make_params(self, rng):
+        raise NotImplementedError
+
+    def forward_graph(self, inp, h0, unroll):
+        raise NotImplementedError
+
+    @cached_property
+    def train_fn(self):
+        """(h0, inp, outp, lr) -> error, applying ``w <- w - lr * g`` to every weight."""
+        return compile_function([self.h0, self.inp, self.outp, self.lr], self.error,
+                                updates=self.updates, backend=self.backend)
+
+    @cached_property
+    def predict_fn(self):
+        """(h0, inp) -> per-step softmax probabilities."""
+        return compile_function([self.h0, self.inp], self.y, backend=self.backend)
+
+    def zeros_h0(self):
+        return np.zeros(self.n_hidden, dtype=self.dtype)
+
+    def _check(self, x, name):
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.vocab_size:
+            raise ShapeError(f"{name} must be one-hot rows of shape (seq_len, {self.vocab_size}), "
+                             f"got {x.shape}; encode ids with np.eye(vocab_size)[ids]")
+        if not np.all(np.isfinite(x)):
+            raise ShapeError(f"{name} contains NaN or inf")
+        return x.astype(self.dtype, copy=False)
+
+    def train_step(self, inp, outp, lr, h0=None):
+        """One SGD step on one sequence; returns the summed error before the step."""
+        inp, outp = self._check(inp, "inp"), self._check(outp, "outp")
+        h0 = self.zeros_h0() if h0 is None else np.asarray(h0, self.dtype)
+        return float(self.train_fn(h0, inp, outp, np.asarray(lr, self.dtype)))
+
+    def predict_proba(self, inp, h0=None):
+        h0 = self.zeros_h0() if h0 is None else np.asarray(h0, self.dtype)
+        return self.predict_fn(h0, self._check(inp, "inp"))
+
+    def predict_ids(self, inp, h0=None):
+        """Argmax decoding: the most likely next character id after each input."""
+        return self.predict_proba(inp, h0).argmax(axis=-1)
+
+    def get_params(self):
+        return {p.name: p.get_value() for p in self.params}
+
+    def set_params(self, values):
+        for p in self.params:
+            new = np.asarray(values[p.name], dtype=self.dtype)
+            if new.shape != p.get_value(borrow=True).shape:
+                raise ShapeError(f"{p.name}: expected shape {p.get_value(borrow=True).shape}, got {new.shape}")
+        for p in self.params:
+            p.set_value(np.asarray(values[p.name], dtype=self.dtype))
+
+
+class LessonRNN(RawLessonModel):
+    """The lesson model (section 8) with its symbolic graph and two compiled functions.
+
+    The lesson's readable form: one step does everything (input, recurrence,
+    output) inside ``scan``. The batched, speed-arranged model users train is
+    built from :mod:`symrnn.layers` (see :mod:`symrnn.layers.charmodels`).
+    """
+
+    def __init__(self, vocab_size, n_hidden=256, act="relu", dtype="float32", seed=42,
+                 unroll=False, seq_len=None, backend=None):
+        self.act = act
+        super().__init__(vocab_size, n_hidden, dtype, seed, unroll, seq_len, backend)
+
+    def make_params(self, rng):
+        return lesson_params(self.vocab_size, self.n_hidden, rng, self.dtype)
+
+    def forward_graph(self, inp, h0, unroll):
+        return forward(inp, h0, self.params, self.act, unroll)
+
+
+def train_lesson(rnn, x_ids, y_ids, lr=0.01, report_every=1000, log=print,
+                 lr_decay=1.0, decay_every=1000):
+    """The lesson's loop: batch 1, h0 zeros, one call per sequence, mean error
+    printed every ``report_every`` calls. Returns the list of printed means.
+
+    ``lr`` is multiplied by ``lr_decay`` after every ``decay_every`` sequences
+    (the raw GRU lesson: 0.1 decayed by 0.95 every 1,000); the default 1.0
+    keeps it constant, as in the plain RNN lesson.
+    """
+    eye = np.eye(rnn.vocab_size, dtype=rnn.dtype)
+    h0, lr_t = rnn.zeros_h0(), np.asarray(lr, rnn.dtype)
+    fn, means, running = rnn.train_fn, [], 0.0
+    for i in range(len(x_ids)):
+        running += float(fn(h0, eye[x_ids[i]], eye[y_ids[i]], lr_t))
+        if (i + 1) % report_every == 0:
+            means.append(running / report_every)
+            log(f"{i + 1:>7} sequences  mean error {means[-1]:.3f}  lr {float(lr_t):.4g}")
+            running = 0.0
+        if (i + 1) % decay_every == 0:
+            lr_t = np.asarray(lr_t * lr_decay, rnn.dtype)
+    return means
