@@ -106,8 +106,7 @@ CASES = [
     (train("--loss", "hinge"), "valid names: mean, sum"),
     (train("--model", "gpt"), "unknown model 'gpt'; valid names: lesson, simplernn, gru, lstm"),
     (train("--dtype", "float16"), "valid names: float32, float64"),
-    (train("--model", "simplernn", "--loss", "sum"), "only for --model lesson"),
-    (train("--layers", "2"), "--layers is for the layer-API models"),
+    (train("--layers", "2"), "--layers is for --model simplernn, gru and lstm"),
     (train("--model", "simplernn", "--layers", "0"), "--layers must be positive"),
     # sampling
     (train("--temperature", "0"), "--temperature must be positive"),

@@ -27,7 +27,8 @@ from ..errors import CheckpointError
 from ..io import check_shapes, load_arrays, save_arrays
 
 FORMAT = "symrnn-checkpoint"
-VERSION = 1
+# 2: the lesson model is made of layers (format 1's --model lesson weights cannot load)
+VERSION = 2
 KEEP = 2
 _NAME = re.compile(r"^ckpt-(\d+)\.npz$")
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
@@ -90,6 +91,11 @@ def load_checkpoint(path):
         if meta.get("format") != FORMAT or not isinstance(meta.get("step"), int):
             raise CheckpointError(f"{str(file)!r} is a symrnn file but not a training checkpoint "
                                   f"(format {meta.get('format')!r}); was it saved by another tool?")
+        version = meta.get("version")
+        if not isinstance(version, int) or not 1 <= version <= VERSION:
+            raise CheckpointError(f"{str(file)!r} is checkpoint format version {version!r}; this "
+                                  f"symrnn reads versions 1 to {VERSION}: load it with the (newer) "
+                                  "symrnn that wrote it")
     except CheckpointError as err:
         older = [p for p in list_checkpoints(file.parent) if p != file]
         hint = f"; the previous checkpoint {str(older[-1])!r} may be intact: pass it instead" if older else ""

@@ -12,6 +12,8 @@ interrupted with Ctrl-C (a checkpoint was saved; resume with --resume).
 """
 import argparse
 import hashlib
+import importlib.util
+import io
 import os
 import shutil
 import sys
@@ -19,17 +21,38 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+import pytensor.printing
 
 from .. import errors
-from ..errors import ConfigError, CorpusError, SymrnnError
+from ..bench import runner as bench
+from ..data import Vocab, load_corpus, windows
+from ..data.sampling import check_temperature
+from ..errors import CheckpointError, ConfigError, CorpusError, SymrnnError
+from ..graph.backend import check_backend
+from ..layers.generation import Generator
+from ..lesson.rnn import LessonRNN
 from ..runtime import keep_freed_memory, limit_blas_threads
+from .checkpoint import (
+    list_checkpoints,
+    load_checkpoint,
+    remove_stale_temporaries,
+    restore_variables,
+)
+from .models import build_model, saved_config
+from .trainer import (
+    NonFiniteLoss,
+    Trainer,
+    TrainingInterrupted,
+    loss_summary,
+    prepare_windows,
+    write_loss_curve,
+)
 
 DEFAULT_PRIME = "The "
 # Defaults of `symrnn train`; options left unset on --resume keep the run's saved values.
 TRAIN_DEFAULTS = dict(model="lesson", hidden=256, seq_len=8, batch_size=32, epochs=1, sequences=30_000,
                       optimizer="adam", lr=None, clipnorm=None, loss="mean", dtype="float32", seed=42,
-                      checkpoint_every=500, layers=1)
+                      checkpoint_every=500, layers=1, keras1_gates=False)
 DEFAULT_LR = {"sgd": 0.05, "momentum": 0.01, "adam": 0.002, "rmsprop": 0.001, "adagrad": 0.05}
 # What may change when a run is resumed (the rest would break bit-exact continuation).
 RESUME_OVERRIDES = ("epochs", "lr", "checkpoint_every")
@@ -53,7 +76,8 @@ def add_train_parser(commands):
     train = commands.add_parser("train", help="train a model with checkpoints; --resume continues one")
     add_corpus_arguments(train)
     opt = lambda flag, kind, text: train.add_argument(flag, type=kind, default=None, help=text)
-    opt("--model", str, "lesson (the batched lesson RNN, default), or simplernn, gru, lstm (symrnn.layers)")
+    opt("--model", str, "lesson (the lesson's RNN: one-hot, relu, identity W_h; default), simplernn, gru "
+                        "or lstm (Embedding 42 -> the cell); all built from symrnn.layers")
     opt("--layers", int, "stacked recurrent layers for the layer-API models (default 1)")
     opt("--hidden", int, "hidden units (default 256)")
     opt("--seq-len", int, "characters per window (default 8)")
@@ -67,6 +91,9 @@ def add_train_parser(commands):
     opt("--dtype", str, "float32 (default) or float64")
     opt("--seed", int, "seed for weights and shuffling (default 42)")
     opt("--checkpoint-every", int, "steps between checkpoints (default 500; also at each epoch end)")
+    train.add_argument("--keras1-gates", action="store_const", const=True, default=None,
+                       help="gru/lstm with Keras 1's hard_sigmoid gates and zero forget-gate bias (the "
+                            "lesson's); default: sigmoid gates, forget-gate bias 1")
     train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
     train.add_argument("--run-dir", default=None, help="where checkpoints go (default runs/<date-time>)")
     train.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue the run saved in RUN_DIR")
@@ -112,7 +139,6 @@ def check_positive(**values):
 
 
 def check_sampling(args):
-    from ..data.sampling import check_temperature
     check_positive(temperature=args.temperature)
     check_temperature(args.temperature)
     if args.chars < 0:
@@ -129,7 +155,6 @@ def check_run_dir(path, new_run):
     if path.exists() and not path.is_dir():
         raise ConfigError(f"run directory {str(path)!r} is a file; choose another --run-dir")
     if new_run and path.is_dir():
-        from .checkpoint import list_checkpoints
         if list_checkpoints(path):
             raise ConfigError(f"run directory {str(path)!r} already holds a run; continue it with "
                               f"'symrnn train --resume {path}' or choose another --run-dir")
@@ -162,7 +187,6 @@ def resolve_train_settings(args, meta):
 
 def load_training_corpus(args, meta):
     """The corpus text, its vocabulary and description; on resume, the run's own."""
-    from ..data import Vocab, load_corpus
     saved = (meta or {}).get("corpus", {})
     source = args.corpus if args.corpus is not None else saved.get("source")
     encoding = args.encoding or saved.get("encoding") or "utf-8"
@@ -201,12 +225,10 @@ def prime_for(args, vocab):
 
 def plan_training(args):
     """Everything checked and built in memory; nothing on disk changed yet."""
-    from ..graph.backend import check_backend
-    from .checkpoint import load_checkpoint
-    from .models import build_model
-    from .trainer import Trainer, prepare_windows
     checkpoint = load_checkpoint(args.resume) if args.resume else None
     meta = checkpoint[1] if checkpoint else None
+    if meta is not None:
+        meta["model"] = saved_config(meta["model"], meta["version"])
     s = resolve_train_settings(args, meta)
     check_positive(**{k: s[k] for k in ("layers", "hidden", "seq_len", "batch_size", "epochs", "lr", "clipnorm",
                                         "checkpoint_every")})
@@ -219,11 +241,10 @@ def plan_training(args):
     x, y, hx, hy = prepare_windows(vocab.encode(text), s["seq_len"], sequences=s["sequences"])
     run_dir = args.resume or args.run_dir or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
     check_run_dir(run_dir, new_run=not args.resume)
-    model_config = {k: s[k] for k in ("model", "hidden", "optimizer", "lr", "clipnorm", "loss", "dtype", "seed")}
-    if s["model"] != "lesson":
-        model_config["layers"] = s["layers"]
-    elif s["layers"] != 1:
-        raise ConfigError("--layers is for the layer-API models (--model simplernn, gru, lstm); the lesson RNN has one")
+    if s["model"] == "lesson" and s["layers"] != 1:
+        raise ConfigError("--layers is for --model simplernn, gru and lstm; the lesson RNN has one layer")
+    model_config = {k: s[k] for k in ("model", "hidden", "layers", "optimizer", "lr", "clipnorm", "loss",
+                                      "dtype", "seed", "seq_len", "keras1_gates")}
     model = build_model(vocab, model_config, backend=backend)
     run_meta = {"corpus": corpus, "data": {"seq_len": s["seq_len"], "sequences": s["sequences"]}}
     trainer = Trainer(model, x, y, hx, hy, batch_size=s["batch_size"], epochs=s["epochs"], seed=s["seed"],
@@ -236,8 +257,6 @@ def plan_training(args):
 
 
 def run_train(args):
-    from .checkpoint import remove_stale_temporaries
-    from .trainer import NonFiniteLoss, TrainingInterrupted
     trainer, text, prime = plan_training(args)
     model, run_dir = trainer.model, trainer.run_dir
     os.makedirs(run_dir, exist_ok=True)
@@ -261,7 +280,7 @@ def run_train(args):
           f"latest checkpoint {trainer.last_checkpoint}")
     write_curve(trainer)
     show_predictions(model, text, trainer.x.shape[1])
-    print_sample(model, args, prime, trainer.x.shape[1], seed=trainer.seed)
+    print_sample(model, args, prime, seed=trainer.seed)
     return 0
 
 
@@ -277,7 +296,6 @@ def describe_run(trainer, text, resumed):
 
 
 def write_curve(trainer):
-    from .trainer import write_loss_curve
     if not trainer.losses:
         return
     path = write_loss_curve(os.path.join(trainer.run_dir, "loss.png"), trainer.losses, trainer.heldout,
@@ -295,19 +313,11 @@ def show_predictions(model, text, seq_len):
         print(f"  {snippet!r:>16} -> {guess!r}")
 
 
-def print_sample(model, args, prime, seq_len, seed):
+def print_sample(model, args, prime, seed):
     temperature = None if args.greedy else args.temperature
-    sequential = getattr(model, "model", None)   # the layers models' Sequential
-    if sequential is not None:
-        # one compiled step carrying the recurrent states: n characters cost n steps
-        from ..layers.generation import Generator
-        sample = Generator(sequential, backend=model.backend).sample(
-            model.vocab, prime, args.chars, temperature=temperature, seed=seed)
-    else:
-        from ..data.sampling import generate_from_windows
-        next_probs = lambda ids: model.predict_proba(ids[None, :])[0, -1]
-        sample = generate_from_windows(next_probs, model.vocab, prime, args.chars, seq_len,
-                                       np.random.default_rng(seed), temperature)
+    # one compiled step carrying the recurrent states: n characters cost n steps
+    sample = Generator(model.model, backend=model.backend).sample(
+        model.vocab, prime, args.chars, temperature=temperature, seed=seed)
     how = "greedy" if temperature is None else f"temperature {temperature}"
     print(f"\nsampled text ({how}):\n{prime}{sample}")
 
@@ -315,16 +325,12 @@ def print_sample(model, args, prime, seq_len, seed):
 # ------------------------------------------------------------------- generate / evaluate
 def load_run(run_dir, backend):
     """The model of a saved run with its trained parameters, and the checkpoint metadata."""
-    from ..data import Vocab
-    from ..errors import CheckpointError
-    from ..graph.backend import check_backend
-    from .checkpoint import load_checkpoint, restore_variables
-    from .models import build_model
     backend = check_backend(backend)
     arrays, meta, file = load_checkpoint(run_dir)
+    config = saved_config(meta.get("model", {}), meta["version"])   # names an old lesson checkpoint
     try:
         vocab = Vocab.from_list(meta["vocab"])
-        model = build_model(vocab, meta["model"], backend=backend)
+        model = build_model(vocab, config, backend=backend)
         meta["data"]["seq_len"]
     except (KeyError, TypeError, SymrnnError) as err:
         raise CheckpointError(f"{str(file)!r} does not describe a model symrnn can build ({err}); "
@@ -338,13 +344,11 @@ def run_generate(args):
     model, meta, file = load_run(args.run_dir, args.backend)
     prime = prime_for(args, model.vocab)
     print(f"checkpoint {file} (step {meta['step']})")
-    print_sample(model, args, prime, meta["data"]["seq_len"], seed=args.seed)
+    print_sample(model, args, prime, seed=args.seed)
     return 0
 
 
 def run_evaluate(args):
-    from ..data import load_corpus, windows
-    from .trainer import loss_summary, prepare_windows
     model, meta, file = load_run(args.run_dir, args.backend)
     seq_len = meta["data"]["seq_len"]
     if args.corpus is None:
@@ -372,11 +376,8 @@ def write_text(path, text):
 
 
 def run_graph(args):
-    import io
 
-    import pytensor.printing
 
-    from ..lesson.rnn import LessonRNN
     check_positive(hidden=args.hidden, seq_len=args.seq_len, vocab_size=args.vocab_size)
     check_run_dir(args.out, new_run=False)
     os.makedirs(args.out, exist_ok=True)
@@ -398,12 +399,10 @@ def run_graph(args):
 
 
 def _has_pydot():
-    import importlib.util
     return importlib.util.find_spec("pydot") is not None
 
 
 def run_bench(args):
-    from ..bench import runner as bench
     return bench.main(args.bench_args)
 
 

@@ -1,6 +1,6 @@
 """The training loop: batches, progress, held-out loss, checkpoints, resume, NaN guard.
 
-:class:`Trainer` drives any adapter from :mod:`symrnn.app.models` over id
+:class:`Trainer` drives a :class:`symrnn.app.models.CharModel` over id
 windows. Each epoch visits the training windows in an order drawn from a numpy
 ``Generator``; a checkpoint records the generator's state at the start of the
 epoch and how many batches of it were done, so a resumed run replays the same
@@ -13,12 +13,12 @@ parameters from before the offending step restored and saved
 (:class:`NonFiniteLoss`); Ctrl-C finishes the current step, saves and raises
 :class:`TrainingInterrupted`.
 
->>> from symrnn.app.models import LessonAdapter
+>>> from symrnn.app.models import build_model
 >>> from symrnn.data import Vocab
 >>> text = "the cat sat on the mat. " * 20
 >>> vocab = Vocab.from_text(text)
 >>> x, y, hx, hy = prepare_windows(vocab.encode(text), seq_len=5)
->>> model = LessonAdapter(vocab, hidden=6, dtype="float64", backend="py")
+>>> model = build_model(vocab, {"hidden": 6, "dtype": "float64", "seq_len": 5}, backend="py")
 >>> trainer = Trainer(model, x, y, hx, hy, batch_size=4, epochs=1, log=None, progress=False)
 >>> trainer.fit().step == len(x) // 4
 True
@@ -106,7 +106,7 @@ class Trainer:
 
     Parameters
     ----------
-    model : adapter
+    model : CharModel
         See :mod:`symrnn.app.models`.
     x, y, heldout_x, heldout_y : int arrays ``[N, T]``
     batch_size, epochs : int

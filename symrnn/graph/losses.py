@@ -149,6 +149,14 @@ LOSSES = {
 }
 
 
+def takes_ids(loss):
+    """Whether ``loss`` (a name or a callable) takes integer class ids as targets: the
+    sparse cross-entropy, or a callable marked ``sparse = True`` (e.g. a scaled version of it)."""
+    if callable(loss):
+        return bool(getattr(loss, "sparse", False))
+    return loss == "sparse_categorical_crossentropy"
+
+
 def get_loss(name):
     if callable(name):
         return name

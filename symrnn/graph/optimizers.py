@@ -15,8 +15,11 @@ gradients first.
 >>> opt.lr = 0.5; _ = step(); float(w.get_value())
 3.0
 """
+from collections import OrderedDict
+
 import numpy as np
 import pytensor
+import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
 from ..errors import ConfigError, ShapeError
@@ -57,6 +60,9 @@ class Optimizer:
             grads = self._clip(list(grads_or_loss))
         dtype = params[0].dtype if params else pytensor.config.floatX
         result = self.rule(grads, params, self._lr_shared(dtype))
+        # each update in its variable's own dtype: a python-float hyper-parameter can upcast a
+        # float32 expression to float64, which pytensor.function refuses for a float32 variable
+        result = OrderedDict((v, pt.cast(e, v.dtype)) for v, e in result.items())
         self.accumulators = [v for v in result if not any(v is p for p in params)]
         return result
 

@@ -5,7 +5,16 @@ params, cells, loops, losses and update rules; models compile through
 :mod:`symrnn.graph.training`. See :mod:`symrnn.layers.base` for the lifecycle.
 """
 from .base import KTensor, Layer, Updates
-from .core import Activation, Add, Dense, Embedding, Flatten, TimeDistributed, merge
+from .core import (
+    Activation,
+    Add,
+    Dense,
+    Embedding,
+    Flatten,
+    OneHot,
+    TimeDistributed,
+    merge,
+)
 from .fitting import History
 from .models import Input, InputLayer, Model, Sequential
 from .noise import BatchNormalization, Dropout
@@ -15,7 +24,7 @@ from .wrappers import Bidirectional
 
 __all__ = [
     "Activation", "Add", "BatchNormalization", "Bidirectional", "Dense", "Dropout", "Embedding",
-    "Flatten", "GRU", "History", "Input", "InputLayer", "KTensor", "LSTM", "Layer", "Model",
+    "Flatten", "GRU", "History", "OneHot", "Input", "InputLayer", "KTensor", "LSTM", "Layer", "Model",
     "Recurrent", "Sequential", "SimpleRNN", "TimeDistributed", "Updates", "layer_classes",
     "load_model", "merge",
 ]

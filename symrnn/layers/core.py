@@ -1,4 +1,4 @@
-"""Feed-forward layers: Dense, Activation, Flatten, Embedding, TimeDistributed, Add.
+"""Feed-forward layers: Dense, Activation, Flatten, Embedding, OneHot, TimeDistributed, Add.
 
 >>> import numpy as np, pytensor.tensor as pt
 >>> from symrnn.graph.training import compile_function
@@ -120,6 +120,45 @@ class Embedding(Layer):
         return {**config, "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "input_length": self.input_length,
                 "init": self.init if isinstance(self.init, str) else None}
+
+
+class OneHot(Layer):
+    """Integer ids -> one-hot rows of length ``input_dim`` (no weights).
+
+    The lesson fed its raw RNN one-hot characters; this layer lets a model
+    take ids (``[B, T]``, as the data step makes them) and still give the next
+    layer those rows, so a ``SimpleRNN`` after it owns the lesson's ``W_x``.
+
+    >>> import numpy as np, pytensor.tensor as pt
+    >>> from symrnn.graph.training import compile_function
+    >>> ids = pt.lmatrix("ids")
+    >>> rows = OneHot(3, dtype="float64")(ids, input_shape=(None, 2))
+    >>> compile_function([ids], rows, backend="py")(np.array([[2, 0]])).tolist()
+    [[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]]
+    """
+
+    input_dtype = "int32"
+
+    def __init__(self, input_dim, input_length=None, **kwargs):
+        kwargs.setdefault("input_shape", (input_length,))
+        super().__init__(**kwargs)
+        if int(input_dim) <= 0:
+            raise ConfigError(f"OneHot input_dim must be positive, got {input_dim}")
+        self.input_dim, self.input_length = int(input_dim), input_length
+
+    def call(self, ids, training=False):
+        # a comparison with a constant range: static shapes (JAX) and no scatter in the graph
+        return pt.eq(ids[..., None], pt.arange(self.input_dim)).astype(self.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.input_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        batch_shape = config.pop("batch_input_shape", None)  # input_length says the rest
+        if batch_shape and batch_shape[0] is not None:
+            config["batch_size"] = batch_shape[0]
+        return {**config, "input_dim": self.input_dim, "input_length": self.input_length}
 
 
 class TimeDistributed(Layer):

@@ -16,8 +16,6 @@ from ..graph.training import compile_function, train_function
 from .base import as_list
 from .stateful import check_batches, check_shuffle
 
-SPARSE = {"sparse_categorical_crossentropy"}
-
 
 class History:
     """Per-epoch logs: ``history["loss"][e]`` is epoch e's mean training loss."""
@@ -39,6 +37,7 @@ def compile_model(model, optimizer, loss, backend):
                           "give one loss, or one per output")
     model.loss_fns = [losses.get_loss(n) for n in names]  # validates names now
     model.loss_names = [n if isinstance(n, str) else getattr(n, "__name__", "loss") for n in names]
+    model.sparse_targets = [losses.takes_ids(n) for n in names]
     model.optimizer = get_optimizer(optimizer)
     model.backend = backend
     model._functions = {}
@@ -52,8 +51,8 @@ def _require_compiled(model):
 def _loss_graph(model, training):
     inputs, outputs, updates = model.build_graph(training)
     targets, per_output = [], []
-    for out, fn, name in zip(outputs, model.loss_fns, model.loss_names):
-        if name in SPARSE:
+    for out, fn, sparse in zip(outputs, model.loss_fns, model.sparse_targets):
+        if sparse:
             target = pt.tensor(dtype="int64", shape=(None,) * (out.ndim - 1), name="target_ids")
         else:
             target = pt.tensor(dtype=out.dtype, shape=(None,) * out.ndim, name="target")
@@ -129,8 +128,8 @@ def check_inputs(model, x):
 def check_targets(model, y):
     arrays = _as_arrays(y, len(model.outputs), "output")
     checked = []
-    for a, t, name, out_name in zip(arrays, model.outputs, model.loss_names, model.output_names):
-        if name in SPARSE:
+    for a, t, sparse, out_name in zip(arrays, model.outputs, model.sparse_targets, model.output_names):
+        if sparse:
             arr = _check_array(a, (None,) + t.shape[1:-1], "int64", f"target for {out_name}")
             if arr.size and (arr.min() < 0 or arr.max() >= t.shape[-1]):
                 raise ShapeError(f"target for {out_name}: ids must be in [0, {t.shape[-1]}), "

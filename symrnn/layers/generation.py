@@ -6,7 +6,7 @@ per character (:func:`symrnn.data.sampling.generate_from_windows`). A
 step, with every recurrent layer's state (``h``, and ``c`` for an LSTM) kept
 in shared variables between calls, so ``n`` characters cost ``n`` steps.
 
-Supported models: a ``Sequential`` of an optional ``Embedding`` (or one-hot
+Supported models: a ``Sequential`` of an optional ``Embedding`` or ``OneHot`` (or one-hot
 input to the first recurrent layer), forward ``SimpleRNN``/``GRU``/``LSTM``
 layers, and per-step layers (``Dense``, ``TimeDistributed(Dense)``,
 ``Activation``, ``Dropout``, ``BatchNormalization``) ending in a softmax.
@@ -28,7 +28,7 @@ from ..data.sampling import check_temperature, sample_index
 from ..errors import ConfigError
 from ..graph.training import compile_function
 from .base import Updates
-from .core import Activation, Dense, Embedding, TimeDistributed
+from .core import Activation, Dense, Embedding, OneHot, TimeDistributed
 from .noise import BatchNormalization, Dropout
 from .recurrent import Recurrent
 
@@ -42,7 +42,7 @@ def _check_layer(layer):
                               "forward recurrent layers only")
         return
     inner = layer.layer if isinstance(layer, TimeDistributed) else layer
-    if not isinstance(inner, PER_STEP + (Embedding,)):
+    if not isinstance(inner, PER_STEP + (Embedding, OneHot)):
         raise ConfigError(f"{layer.name} ({type(layer).__name__}) cannot run one step at a time; "
                           "the generator supports Embedding, SimpleRNN/GRU/LSTM and per-step "
                           "layers (Dense, TimeDistributed(Dense), Activation, Dropout, "
@@ -73,8 +73,8 @@ class Generator:
 
     def _input(self, ids):
         first = self.layers[0]
-        if isinstance(first, Embedding):
-            return ids
+        if isinstance(first, (Embedding, OneHot)):
+            return ids                         # the first layer turns ids into rows
         if not isinstance(first, Recurrent):
             raise ConfigError(f"the first layer must be an Embedding or a recurrent layer fed "
                               f"one-hot vectors, got {type(first).__name__}")
