@@ -8,6 +8,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 from pytensor.gradient import verify_grad
+from pytensor.graph.utils import MissingInputError
 
 from symrnn.errors import ConfigError, ShapeError
 from symrnn.graph import losses
@@ -95,7 +96,7 @@ def test_unrolled_loop_needs_a_static_length():
 
 def test_scan_strict_rejects_a_hidden_closure():
     w = pytensor.shared(2.0, name="w")
-    with pytest.raises(Exception):  # strict=True: w must be passed as a non-sequence
+    with pytest.raises(MissingInputError, match="missing inputs: \\[w\\]"):  # strict=True: pass w in
         scan_loop(lambda x_t, s: s * w + x_t, [pt.vector()], [pt.constant(0.0)], [])
 
 
