@@ -67,18 +67,7 @@ def test_verify_grad_full_scan_loss(act):
                 no_debug_ref=False)  # the cost in FAST_COMPILE too: verify_grad would compile it for Numba
 
 
-def test_scan_and_unrolled_agree_forward_and_backward():
-    x, y, params, h0 = random_problem(seed=2)
-    h0_v = pt.vector("h0", dtype="float64")
-    ps = [pt.tensor(name=n, dtype="float64", shape=(None,) * p.ndim) for n, p in zip(PARAM_NAMES, params)]
-    results = []
-    for unroll in (False, True):
-        hs, zs = forward(pt.constant(x), h0_v, ps, "relu", unroll)
-        err = summed_error(zs, pt.constant(y))
-        f = pytensor.function([h0_v, *ps], [hs, zs, *pytensor.grad(err, [h0_v, *ps])], mode="FAST_COMPILE")
-        results.append(f(h0, *params))
-    for scanned, unrolled in zip(*results):
-        np.testing.assert_allclose(scanned, unrolled, rtol=1e-12, atol=1e-12)
+# scan vs unrolled for every cell: tests/test_cells_loops.py
 
 
 def test_unrolled_loop_go_backwards_matches_scan():
