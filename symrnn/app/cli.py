@@ -6,9 +6,11 @@
   symrnn graph      the lesson model's graph as text (and images with graphviz)
   symrnn bench      benchmarks (see symrnn.bench)
 
-Exit codes: 0 done; 2 bad input (nothing was changed) or a refused
-checkpoint; 3 training diverged (last finite parameters saved); 130
-interrupted with Ctrl-C (a checkpoint was saved; resume with --resume).
+Exit codes: 0 done; 2 bad input (nothing was changed), a refused checkpoint
+or a run directory another live run is training; 3 training diverged (last
+finite parameters saved); 4 a checkpoint could not be written (disk full, I/O
+error: the previous checkpoint is intact; resume from it); 130 interrupted
+with Ctrl-C (a checkpoint was saved; resume with --resume).
 """
 import argparse
 import hashlib
@@ -39,7 +41,9 @@ from .checkpoint import (
     restore_variables,
 )
 from .models import build_model, saved_config
+from .rundir import RunDirLock
 from .trainer import (
+    CheckpointWriteError,
     NonFiniteLoss,
     Trainer,
     TrainingInterrupted,
@@ -258,9 +262,17 @@ def plan_training(args):
 
 def run_train(args):
     trainer, text, prime = plan_training(args)
+    os.makedirs(trainer.run_dir, exist_ok=True)
+    with RunDirLock(trainer.run_dir):   # one writer: refused here before anything is written
+        return train_locked(args, trainer, text, prime)
+
+
+def train_locked(args, trainer, text, prime):
     model, run_dir = trainer.model, trainer.run_dir
-    os.makedirs(run_dir, exist_ok=True)
-    remove_stale_temporaries(run_dir)
+    if not args.resume and list_checkpoints(run_dir):   # another run got here between check and lock
+        raise ConfigError(f"run directory {run_dir!r} already holds a run; continue it with "
+                          f"'symrnn train --resume {run_dir}' or choose another --run-dir")
+    remove_stale_temporaries(run_dir)   # ours to clean now that we hold the lock
     describe_run(trainer, text, args.resume)
     start = time.perf_counter()
     model.compile(evaluation=False)   # the evaluation function is built when first needed
@@ -276,6 +288,9 @@ def run_train(args):
     except NonFiniteLoss as err:
         print(f"symrnn: error: {err}", file=sys.stderr)
         return 3
+    except CheckpointWriteError as err:
+        print(f"symrnn: error: {err}", file=sys.stderr)
+        return 4
     print(f"stopped at step {trainer.step} ({trainer.epoch} of {trainer.epochs} epochs done); "
           f"latest checkpoint {trainer.last_checkpoint}")
     write_curve(trainer)
@@ -298,8 +313,12 @@ def describe_run(trainer, text, resumed):
 def write_curve(trainer):
     if not trainer.losses:
         return
-    path = write_loss_curve(os.path.join(trainer.run_dir, "loss.png"), trainer.losses, trainer.heldout,
-                            trainer.n_batches)
+    try:
+        path = write_loss_curve(os.path.join(trainer.run_dir, "loss.png"), trainer.losses,
+                                trainer.heldout, trainer.n_batches)
+    except OSError as err:   # a picture is not worth failing a finished run for
+        print(f"loss curve: not written ({err})", file=sys.stderr)
+        return
     print(f"loss curve: {path}" if path else
           "loss curve: not drawn, matplotlib is missing (pip install 'symrnn[plot]')")
 

@@ -35,7 +35,12 @@ import numpy as np
 
 from ..data import split_tail, windows
 from ..errors import CheckpointError, ConfigError, CorpusError, SymrnnError
-from .checkpoint import pack_variables, restore_variables, save_checkpoint
+from .checkpoint import (
+    list_checkpoints,
+    pack_variables,
+    restore_variables,
+    save_checkpoint,
+)
 from .models import check_positive
 
 HELDOUT_FRACTION = 0.1
@@ -43,6 +48,10 @@ HELDOUT_FRACTION = 0.1
 
 class NonFiniteLoss(SymrnnError):
     """Training produced NaN or inf; the last finite parameters were restored."""
+
+
+class CheckpointWriteError(SymrnnError):
+    """A checkpoint could not be written (disk full, I/O error); the previous one is intact."""
 
 
 class TrainingInterrupted(Exception):
@@ -261,10 +270,23 @@ class Trainer:
         if not self.run_dir:
             return None
         arrays, meta = self.state_dict()
-        os.makedirs(self.run_dir, exist_ok=True)
-        self.last_checkpoint = save_checkpoint(self.run_dir, self.step, arrays, meta)
+        try:
+            os.makedirs(self.run_dir, exist_ok=True)
+            self.last_checkpoint = save_checkpoint(self.run_dir, self.step, arrays, meta)
+        except (OSError, CheckpointError) as err:
+            raise CheckpointWriteError(self._write_failure(err)) from err
         self._saved_step = self.step
         return self.last_checkpoint
+
+    def _write_failure(self, err):
+        # the write is atomic (temporary file, fsync, rename): a failed one leaves the last
+        # good checkpoint as it was, so say which one that is and how to continue from it
+        saved = list_checkpoints(self.run_dir)
+        kept = (f"the previous checkpoint {str(saved[-1])!r} is intact; resume from it with "
+                f"'symrnn train --resume {self.run_dir}' once the problem is fixed" if saved
+                else "no earlier checkpoint exists in it")
+        return (f"could not write the checkpoint of step {self.step} to {str(self.run_dir)!r} "
+                f"({err}); training stopped. Nothing on disk was damaged: {kept}")
 
     def restore(self, arrays, meta, file="<checkpoint>"):
         """Continue from a checkpoint; checks everything before changing anything."""
