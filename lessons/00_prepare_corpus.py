@@ -7,8 +7,8 @@ and turn ids into one-hot vectors.
 
 Run it as a script (from the repository root)::
 
-    PYTHONPATH=. python lessons/00_prepare_corpus.py --quick
-    PYTHONPATH=. python lessons/00_prepare_corpus.py --corpus ../shared/data/nietzsche.txt --encoding latin-1
+    python lessons/00_prepare_corpus.py --quick
+    python lessons/00_prepare_corpus.py --corpus nietzsche --encoding latin-1
 
 or open it as a notebook with jupytext (percent format). With the Nietzsche
 text read as latin-1 it prints the lesson's figures: 86 symbols and 75,110
@@ -28,7 +28,7 @@ windows of 8 characters.
 # %%
 import numpy as np
 
-from symrnn.app.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
+from symrnn.app.lessonkit import lesson_setup
 from symrnn.data import LESSON_DROP_LAST, one_hot, windows
 
 SEQ_LEN = 8  # the unrolled RNN reads 8 characters at a time
@@ -97,8 +97,7 @@ def show_one_hot(x, vocab):
 
 # %%
 def main(argv=None):
-    args = parse_lesson_args(lesson_parser(__doc__), argv)
-    text, vocab = load_lesson_corpus(args)
+    _, text, vocab = lesson_setup(__doc__, argv)
     show_vocabulary(text, vocab)
     ids = vocab.encode(text)
     x, _ = show_windows(ids, vocab)

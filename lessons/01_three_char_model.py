@@ -9,7 +9,7 @@ That add-and-carry pattern is a recurrent network written out by hand.
 Run it from the repository root::
 
     python lessons/01_three_char_model.py --quick
-    python lessons/01_three_char_model.py --corpus ../shared/data/nietzsche.txt --encoding latin-1
+    python lessons/01_three_char_model.py --corpus nietzsche --encoding latin-1
 
 With the Nietzsche text there are 200,297 three-character windows; the
 original predicted 'l' after "phi", 'e' after " th" and 'd' after " an".
@@ -31,10 +31,9 @@ original predicted 'l' after "phi", 'e' after " th" and 'd' after " an".
 import numpy as np
 
 from symrnn.app.lessonkit import (
+    first_rows,
     fit_epochs,
-    lesson_parser,
-    load_lesson_corpus,
-    parse_lesson_args,
+    lesson_setup,
 )
 from symrnn.data import LESSON_DROP_LAST, windows
 from symrnn.graph.optimizers import Adam
@@ -101,19 +100,15 @@ def show_predictions(model, vocab):
 
 # %%
 def main(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"epochs (default {EPOCHS})")
-    args = parse_lesson_args(parser, argv)
-    text, vocab = load_lesson_corpus(args)
-    xs, y = three_char_data(vocab.encode(text))
-    n_hidden, epochs = N_HIDDEN, args.epochs
-    if args.quick:  # a small, fast-to-run slice
-        xs, y, n_hidden, epochs = [x[:300] for x in xs], y[:300], 32, 1
+    args, text, vocab = lesson_setup(
+        __doc__, argv, flags={"epochs": EPOCHS, "hidden": N_HIDDEN, "limit": None},
+        quick={"epochs": 1, "hidden": 32, "limit": 300})
+    xs, y = first_rows(args.limit, *three_char_data(vocab.encode(text)))
     print(f"{len(y):,} samples of {CS} ids, vocabulary {vocab.size}")
-    model = build_model(vocab.size, n_hidden, args.seed)
+    model = build_model(vocab.size, args.hidden, args.seed)
     model.summary()
     model.compile(Adam(), "sparse_categorical_crossentropy", backend=args.backend)
-    logs = fit_epochs(model, xs, y, epochs, batch_size=BATCH, seed=args.seed)
+    logs = fit_epochs(model, xs, y, args.epochs, batch_size=BATCH, seed=args.seed)
     show_predictions(model, vocab)
     return logs
 

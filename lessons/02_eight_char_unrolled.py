@@ -9,7 +9,7 @@ training sees one fixed graph with 8 inputs and the weights used 8 times.
 Run it from the repository root::
 
     python lessons/02_eight_char_unrolled.py --quick
-    python lessons/02_eight_char_unrolled.py --corpus ../shared/data/nietzsche.txt --encoding latin-1
+    python lessons/02_eight_char_unrolled.py --corpus nietzsche --encoding latin-1
 
 On the Nietzsche text (75,110 windows, Adam, batch 64, 12 epochs) the
 original printed 2.54, 2.26, 2.16, 2.09, 2.04, 1.99, 1.95, ... and ended
@@ -30,10 +30,9 @@ import numpy as np
 
 from symrnn.app.lessonkit import (
     example_snippets,
+    first_rows,
     fit_epochs,
-    lesson_parser,
-    load_lesson_corpus,
-    parse_lesson_args,
+    lesson_setup,
 )
 from symrnn.data import LESSON_DROP_LAST, windows
 from symrnn.graph.optimizers import Adam
@@ -90,18 +89,14 @@ def show_predictions(model, vocab, text):
 
 # %%
 def main(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"epochs (default {EPOCHS})")
-    args = parse_lesson_args(parser, argv)
-    text, vocab = load_lesson_corpus(args)
-    xs, y = eight_char_data(vocab.encode(text))
-    n_hidden, epochs = N_HIDDEN, args.epochs
-    if args.quick:  # a small, fast-to-run slice
-        xs, y, n_hidden, epochs = [x[:300] for x in xs], y[:300], 32, 1
+    args, text, vocab = lesson_setup(
+        __doc__, argv, flags={"epochs": EPOCHS, "hidden": N_HIDDEN, "limit": None},
+        quick={"epochs": 1, "hidden": 32, "limit": 300})
+    xs, y = first_rows(args.limit, *eight_char_data(vocab.encode(text)))
     print(f"{len(y):,} samples of {CS} ids, vocabulary {vocab.size}")
-    model = build_model(vocab.size, n_hidden, args.seed)
+    model = build_model(vocab.size, args.hidden, args.seed)
     model.compile(Adam(), "sparse_categorical_crossentropy", backend=args.backend)
-    logs = fit_epochs(model, xs, y, epochs, batch_size=BATCH, seed=args.seed)
+    logs = fit_epochs(model, xs, y, args.epochs, batch_size=BATCH, seed=args.seed)
     show_predictions(model, vocab, text)
     return logs
 

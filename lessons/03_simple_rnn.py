@@ -8,7 +8,7 @@ three-layer ``Sequential``: Embedding -> SimpleRNN -> Dense(softmax).
 Run it from the repository root::
 
     python lessons/03_simple_rnn.py --quick
-    python lessons/03_simple_rnn.py --corpus ../shared/data/nietzsche.txt --encoding latin-1
+    python lessons/03_simple_rnn.py --corpus nietzsche --encoding latin-1
 
 With the Nietzsche text (vocabulary 86) ``summary()`` shows 3,612 / 76,544 /
 22,102 parameters and the original's loss fell 2.79, 2.30, 2.08, 1.94, 1.84,
@@ -29,10 +29,9 @@ import numpy as np
 
 from symrnn.app.lessonkit import (
     example_snippets,
+    first_rows,
     fit_epochs,
-    lesson_parser,
-    load_lesson_corpus,
-    parse_lesson_args,
+    lesson_setup,
 )
 from symrnn.data import LESSON_DROP_LAST, windows
 from symrnn.graph.optimizers import Adam
@@ -89,19 +88,15 @@ def show_predictions(model, vocab, text):
 
 # %%
 def main(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"epochs (default {EPOCHS})")
-    args = parse_lesson_args(parser, argv)
-    text, vocab = load_lesson_corpus(args)
-    x, y = last_char_targets(vocab.encode(text))
-    n_hidden, epochs = N_HIDDEN, args.epochs
-    if args.quick:  # a small, fast-to-run slice
-        x, y, n_hidden, epochs = x[:300], y[:300], 32, 1
+    args, text, vocab = lesson_setup(
+        __doc__, argv, flags={"epochs": EPOCHS, "hidden": N_HIDDEN, "limit": None},
+        quick={"epochs": 1, "hidden": 32, "limit": 300})
+    x, y = first_rows(args.limit, *last_char_targets(vocab.encode(text)))
     print(f"{len(x):,} windows of {SEQ_LEN} ids, vocabulary {vocab.size}")
-    model = build_model(vocab.size, n_hidden, args.seed)
+    model = build_model(vocab.size, args.hidden, args.seed)
     model.summary()
     model.compile(Adam(), "sparse_categorical_crossentropy", backend=args.backend)
-    logs = fit_epochs(model, x, y, epochs, batch_size=BATCH, seed=args.seed)
+    logs = fit_epochs(model, x, y, args.epochs, batch_size=BATCH, seed=args.seed)
     show_predictions(model, vocab, text)
     return logs
 

@@ -9,7 +9,7 @@ starts from an extra input of zeros passed through ``dense_in``.
 Run it from the repository root::
 
     python lessons/04_sequence_outputs_functional.py --quick
-    python lessons/04_sequence_outputs_functional.py --corpus ../shared/data/nietzsche.txt --encoding latin-1
+    python lessons/04_sequence_outputs_functional.py --corpus nietzsche --encoding latin-1
 
 The model has 8 outputs and one loss per output, reported separately. In the
 original's first epoch they fell from 2.71 (after the first character, which
@@ -35,10 +35,9 @@ import numpy as np
 
 from symrnn.app.lessonkit import (
     example_snippets,
+    first_rows,
     fit_epochs,
-    lesson_parser,
-    load_lesson_corpus,
-    parse_lesson_args,
+    lesson_setup,
 )
 from symrnn.data import LESSON_DROP_LAST, windows
 from symrnn.graph.optimizers import Adam
@@ -93,18 +92,14 @@ def show_predictions(model, vocab, text):
 
 # %%
 def main(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"epochs (default {EPOCHS})")
-    args = parse_lesson_args(parser, argv)
-    text, vocab = load_lesson_corpus(args)
-    xs, ys = sequence_data(vocab.encode(text))
-    n_hidden, epochs = N_HIDDEN, args.epochs
-    if args.quick:  # a small, fast-to-run slice
-        xs, ys, n_hidden, epochs = [x[:300] for x in xs], [y[:300] for y in ys], 32, 1
+    args, text, vocab = lesson_setup(
+        __doc__, argv, flags={"epochs": EPOCHS, "hidden": N_HIDDEN, "limit": None},
+        quick={"epochs": 1, "hidden": 32, "limit": 300})
+    xs, ys = first_rows(args.limit, *sequence_data(vocab.encode(text)))
     print(f"{len(ys[0]):,} windows: {len(xs)} inputs (zeros + {CS} chars), {len(ys)} targets")
-    model = build_model(vocab.size, n_hidden, args.seed)
+    model = build_model(vocab.size, args.hidden, args.seed)
     model.compile(Adam(), "sparse_categorical_crossentropy", backend=args.backend)
-    logs = fit_epochs(model, xs, ys, epochs, batch_size=BATCH, seed=args.seed)
+    logs = fit_epochs(model, xs, ys, args.epochs, batch_size=BATCH, seed=args.seed)
     print("per-output losses, last epoch:",
           ", ".join(f"{v:.3f}" for k, v in logs[-1].items() if k != "loss"))
     show_predictions(model, vocab, text)

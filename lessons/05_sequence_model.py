@@ -9,7 +9,7 @@ into 8 training examples at the price of one.
 Run it from the repository root::
 
     python lessons/05_sequence_model.py --quick
-    python lessons/05_sequence_model.py --corpus ../shared/data/nietzsche.txt --encoding latin-1
+    python lessons/05_sequence_model.py --corpus nietzsche --encoding latin-1
 
 On the Nietzsche text the original printed, over 8 epochs (Adam, batch 64),
 2.43, 2.00, 1.89, 1.83, 1.79, 1.76, 1.74, ... (mean per character).
@@ -27,10 +27,9 @@ import numpy as np
 
 from symrnn.app.lessonkit import (
     example_snippets,
+    first_rows,
     fit_epochs,
-    lesson_parser,
-    load_lesson_corpus,
-    parse_lesson_args,
+    lesson_setup,
 )
 from symrnn.data import LESSON_DROP_LAST, windows
 from symrnn.graph.optimizers import Adam
@@ -74,19 +73,16 @@ def show_predictions(model, vocab, text):
 
 # %%
 def main(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"epochs (default {EPOCHS})")
-    args = parse_lesson_args(parser, argv)
-    text, vocab = load_lesson_corpus(args)
-    x, y = windows(vocab.encode(text), SEQ_LEN, drop_last=LESSON_DROP_LAST)
-    n_hidden, epochs = N_HIDDEN, args.epochs
-    if args.quick:  # a small, fast-to-run slice
-        x, y, n_hidden, epochs = x[:300], y[:300], 32, 1
+    args, text, vocab = lesson_setup(
+        __doc__, argv, flags={"epochs": EPOCHS, "hidden": N_HIDDEN, "limit": None},
+        quick={"epochs": 1, "hidden": 32, "limit": 300})
+    ids = windows(vocab.encode(text), SEQ_LEN, drop_last=LESSON_DROP_LAST)
+    x, y = first_rows(args.limit, *ids)
     print(f"inputs {x.shape}, sparse targets {y.shape}, vocabulary {vocab.size}")
-    model = build_model(vocab.size, n_hidden, args.seed)
+    model = build_model(vocab.size, args.hidden, args.seed)
     model.summary()
     model.compile(Adam(), "sparse_categorical_crossentropy", backend=args.backend)
-    logs = fit_epochs(model, x, y, epochs, batch_size=BATCH, seed=args.seed)
+    logs = fit_epochs(model, x, y, args.epochs, batch_size=BATCH, seed=args.seed)
     show_predictions(model, vocab, text)
     return logs
 

@@ -9,7 +9,7 @@ categorical cross-entropy.
 Run it from the repository root::
 
     python lessons/06_one_hot_sequence.py --quick
-    python lessons/06_one_hot_sequence.py --corpus ../shared/data/nietzsche.txt --encoding latin-1
+    python lessons/06_one_hot_sequence.py --corpus nietzsche --encoding latin-1
 
 On the Nietzsche text the original printed, over 8 epochs (Adam, batch 64),
 2.44, 2.03, 1.92, 1.86, 1.81, 1.78, 1.76, ... (mean per character).
@@ -26,10 +26,9 @@ On the Nietzsche text the original printed, over 8 epochs (Adam, batch 64),
 # %%
 from symrnn.app.lessonkit import (
     example_snippets,
+    first_rows,
     fit_epochs,
-    lesson_parser,
-    load_lesson_corpus,
-    parse_lesson_args,
+    lesson_setup,
 )
 from symrnn.data import LESSON_DROP_LAST, one_hot, windows
 from symrnn.graph.optimizers import Adam
@@ -63,20 +62,17 @@ def show_predictions(model, vocab, text):
 
 # %%
 def main(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"epochs (default {EPOCHS})")
-    args = parse_lesson_args(parser, argv)
-    text, vocab = load_lesson_corpus(args)
-    ids_x, ids_y = windows(vocab.encode(text), SEQ_LEN, drop_last=LESSON_DROP_LAST)
-    n_hidden, epochs = N_HIDDEN, args.epochs
-    if args.quick:  # a small, fast-to-run slice
-        ids_x, ids_y, n_hidden, epochs = ids_x[:300], ids_y[:300], 32, 1
+    args, text, vocab = lesson_setup(
+        __doc__, argv, flags={"epochs": EPOCHS, "hidden": N_HIDDEN, "limit": None},
+        quick={"epochs": 1, "hidden": 32, "limit": 300})
+    ids = windows(vocab.encode(text), SEQ_LEN, drop_last=LESSON_DROP_LAST)
+    ids_x, ids_y = first_rows(args.limit, *ids)
     x, y = one_hot(ids_x, vocab.size), one_hot(ids_y, vocab.size)
     print(f"one-hot inputs {x.shape}, one-hot targets {y.shape}, {x.dtype}")
-    model = build_model(vocab.size, n_hidden, args.seed)
+    model = build_model(vocab.size, args.hidden, args.seed)
     model.summary()
     model.compile(Adam(), "categorical_crossentropy", backend=args.backend)
-    logs = fit_epochs(model, x, y, epochs, batch_size=BATCH, seed=args.seed)
+    logs = fit_epochs(model, x, y, args.epochs, batch_size=BATCH, seed=args.seed)
     show_predictions(model, vocab, text)
     return logs
 

@@ -12,8 +12,8 @@ then lowered the learning rate to 1e-4 for more epochs (down to 1.69).
 
 Run it as a script (from the repository root)::
 
-    PYTHONPATH=. python lessons/07_stateful_lstm.py --quick
-    PYTHONPATH=. python lessons/07_stateful_lstm.py --corpus ../shared/data/nietzsche.txt \\
+    python lessons/07_stateful_lstm.py --quick
+    python lessons/07_stateful_lstm.py --corpus nietzsche \\
         --encoding latin-1 --epochs 4 [--fine-tune-epochs 8]
 """
 
@@ -34,12 +34,7 @@ Run it as a script (from the repository root)::
 # %%
 import time
 
-from symrnn.app.lessonkit import (
-    float_scope,
-    lesson_parser,
-    load_lesson_corpus,
-    parse_lesson_args,
-)
+from symrnn.app.lessonkit import float_scope, lesson_setup
 from symrnn.data import stateful_layout
 from symrnn.graph.optimizers import Adam
 from symrnn.layers import (
@@ -72,12 +67,11 @@ QUICK_CHARS = 6_000             # --quick: 11 batches of 64 x 8
 
 
 # %%
-def stateful_data(args):
-    text, vocab = load_lesson_corpus(args, quick_chars=QUICK_CHARS)
+def stateful_data(text, vocab):
     x, y = stateful_layout(vocab.encode(text), BATCH_SIZE, SEQ_LEN)
     print(f"{len(text):,} characters, vocabulary {vocab.size}; {len(x):,} windows of {SEQ_LEN} "
           f"= {len(x) // BATCH_SIZE:,} batches of {BATCH_SIZE}")
-    return x, y, vocab
+    return x, y
 
 
 # %% [markdown]
@@ -124,24 +118,13 @@ def train(model, x, y, epochs, label):
 
 
 # %%
-def lesson_args(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--epochs", type=int, default=4, help="epochs at lr 1e-3 (default 4)")
-    parser.add_argument("--fine-tune-epochs", type=int, default=0,
-                        help="further epochs at lr 1e-4, as the lesson did (default 0)")
-    parser.add_argument("--hidden", type=int, default=N_HIDDEN, help="LSTM units (default 256)")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    args = parse_lesson_args(parser, argv)
-    if args.quick:
-        args.backend = args.backend or "py"
-        args.epochs, args.hidden = 1, 16
-        args.fine_tune_epochs = min(args.fine_tune_epochs, 1)
-    return args
-
-
 def main(argv=None):
-    args = lesson_args(argv)
-    x, y, vocab = stateful_data(args)
+    args, text, vocab = lesson_setup(
+        __doc__, argv, flags={"epochs": 4, "hidden": N_HIDDEN, "dtype": "float32"},
+        extra_args={"--fine-tune-epochs": dict(type=int, default=0,
+                                               help="further epochs at lr 1e-4, as the lesson did")},
+        quick={"backend": "py", "epochs": 1, "hidden": 16}, quick_chars=QUICK_CHARS)
+    x, y = stateful_data(text, vocab)
     with float_scope(args.dtype):  # keeps a float32 graph float32
         model = build_model(vocab.size, args)
         start = time.perf_counter()

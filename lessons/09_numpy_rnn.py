@@ -2,14 +2,14 @@
 
 The PyTensor lesson let ``pytensor.grad`` derive every gradient. Here the
 forward loop, the softmax + cross-entropy derivative and back-propagation
-through time are written out in ``symrnn/numpy_rnn.py``. Before training,
+through time are written out in ``symrnn/lesson/numpy_rnn.py``. Before training,
 the script checks the hand-written gradients against PyTensor's symbolic
 ones on one sequence, then trains the lesson's bias-free model with SGD.
 
 Run it from the repository root::
 
     python lessons/09_numpy_rnn.py --quick
-    python lessons/09_numpy_rnn.py --corpus ../shared/data/nietzsche.txt --encoding latin-1
+    python lessons/09_numpy_rnn.py --corpus nietzsche --encoding latin-1
 
 The original trained 10,000 sequences at lr 1e-4 and printed an error per
 sequence falling from about 35 to about 28.
@@ -28,7 +28,7 @@ import time
 import numpy as np
 import pytensor
 
-from symrnn.app.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
+from symrnn.app.lessonkit import first_rows, lesson_setup
 from symrnn.data import LESSON_DROP_LAST, windows
 from symrnn.graph.training import compile_function
 from symrnn.lesson import numpy_rnn
@@ -77,13 +77,15 @@ def train(params, x, y, report_every):
 
 # %%
 def main(argv=None):
-    args = parse_lesson_args(lesson_parser(__doc__), argv)
-    text, vocab = load_lesson_corpus(args)
-    x, y = windows(vocab.encode(text), SEQ_LEN, drop_last=LESSON_DROP_LAST)
-    n_hidden, n = (32, 300) if args.quick else (N_HIDDEN, N_SEQUENCES)
-    params = numpy_rnn.init_params(vocab.size, n_hidden, np.random.default_rng(args.seed), use_bias=False)
+    args, text, vocab = lesson_setup(
+        __doc__, argv, flags={"hidden": N_HIDDEN, "limit": N_SEQUENCES, "report_every": 1_000},
+        quick={"hidden": 32, "limit": 300, "report_every": 100})
+    ids = windows(vocab.encode(text), SEQ_LEN, drop_last=LESSON_DROP_LAST)
+    x, y = first_rows(args.limit, *ids)
+    rng = np.random.default_rng(args.seed)
+    params = numpy_rnn.init_params(vocab.size, args.hidden, rng, use_bias=False)
     check_against_pytensor(params, x[0], y[0], args.backend)
-    _, errors = train(params, x[:n], y[:n], report_every=100 if args.quick else 1_000)
+    _, errors = train(params, x, y, report_every=args.report_every)
     return errors
 
 

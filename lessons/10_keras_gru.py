@@ -9,8 +9,8 @@ Adam, batch 64, for 8 epochs. The lesson printed 2.40, 1.98, 1.87, 1.81,
 
 Run it as a script (from the repository root)::
 
-    PYTHONPATH=. python lessons/10_keras_gru.py --quick
-    PYTHONPATH=. python lessons/10_keras_gru.py --corpus ../shared/data/nietzsche.txt \\
+    python lessons/10_keras_gru.py --quick
+    python lessons/10_keras_gru.py --corpus nietzsche \\
         --encoding latin-1 --epochs 8
 """
 
@@ -26,12 +26,7 @@ Run it as a script (from the repository root)::
 # %%
 import time
 
-from symrnn.app.lessonkit import (
-    float_scope,
-    lesson_parser,
-    load_lesson_corpus,
-    parse_lesson_args,
-)
+from symrnn.app.lessonkit import float_scope, lesson_setup
 from symrnn.data import LESSON_DROP_LAST, one_hot, windows
 from symrnn.graph.optimizers import Adam
 from symrnn.layers import GRU, Dense, Sequential, TimeDistributed
@@ -48,13 +43,12 @@ SEQ_LEN, N_HIDDEN, BATCH_SIZE = 8, 256, 64
 
 
 # %%
-def onehot_windows(args):
-    text, vocab = load_lesson_corpus(args, quick_chars=4_000)
+def onehot_windows(text, vocab, dtype):
     ids, targets = windows(vocab.encode(text), SEQ_LEN, drop_last=LESSON_DROP_LAST)
-    x = one_hot(ids, vocab.size, dtype=args.dtype)
+    x = one_hot(ids, vocab.size, dtype=dtype)
     print(f"{len(text):,} characters, vocabulary {vocab.size}; inputs {x.shape}, targets "
           f"{targets.shape}")
-    return x, targets, vocab
+    return x, targets
 
 
 # %% [markdown]
@@ -94,21 +88,11 @@ def train(model, x, y, args):
 
 
 # %%
-def lesson_args(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--hidden", type=int, default=N_HIDDEN, help="GRU units (default 256)")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    args = parse_lesson_args(parser, argv)
-    if args.quick:
-        args.backend = args.backend or "py"
-        args.epochs, args.hidden = 1, 16
-    return args
-
-
 def main(argv=None):
-    args = lesson_args(argv)
-    x, y, vocab = onehot_windows(args)
+    args, text, vocab = lesson_setup(
+        __doc__, argv, flags={"epochs": 8, "hidden": N_HIDDEN, "dtype": "float32"},
+        quick={"backend": "py", "epochs": 1, "hidden": 16}, quick_chars=4_000)
+    x, y = onehot_windows(text, vocab, args.dtype)
     start = time.perf_counter()
     with float_scope(args.dtype):  # keeps a float32 graph float32
         model = build_model(vocab.size, args)

@@ -22,8 +22,8 @@ third character, 180,000 windows; still overlapping). ``--units 512
 
 Run it as a script (from the repository root)::
 
-    PYTHONPATH=. python lessons/12_char_rnn.py --quick
-    PYTHONPATH=. python lessons/12_char_rnn.py --corpus ../shared/data/nietzsche.txt \\
+    python lessons/12_char_rnn.py --quick
+    python lessons/12_char_rnn.py --corpus nietzsche \\
         --encoding latin-1 --minutes 10 --save /tmp/char_rnn.npz
 """
 
@@ -47,12 +47,7 @@ import time
 
 import numpy as np
 
-from symrnn.app.lessonkit import (
-    float_scope,
-    lesson_parser,
-    load_lesson_corpus,
-    parse_lesson_args,
-)
+from symrnn.app.lessonkit import float_scope, lesson_setup
 from symrnn.app.metrics import heldout_report
 from symrnn.data import Vocab, split_tail, windows
 from symrnn.graph.optimizers import Adam
@@ -78,8 +73,7 @@ HELDOUT_FRACTION = 0.1
 
 
 # %%
-def corpus(args):
-    text, _ = load_lesson_corpus(args, quick_chars=3_000)
+def corpus(text, args):
     text = text.lower()
     vocab = Vocab.from_text(text)
     train_ids, heldout_ids = split_tail(vocab.encode(text), HELDOUT_FRACTION)
@@ -161,43 +155,36 @@ def report(model, vocab, heldout_ids, args):
     print(f"held-out ({len(x):,} windows of {args.maxlen}): {result['loss_nats']:.4f} nats/char, "
           f"{result['bits_per_char']:.4f} bits/char, perplexity {result['perplexity']:.2f} "
           "(lesson: about 1.29 nats training loss)")
-    prime = PRIME if not args.quick else PRIME[:10]
     start = time.perf_counter()
     text = Generator(model, backend=args.backend).sample(
-        vocab, prime, args.chars, temperature=args.temperature, seed=args.seed)
+        vocab, args.prime, args.chars, temperature=args.temperature, seed=args.seed)
     print(f"sample ({args.chars} chars, temperature {args.temperature}, seed {args.seed}, "
-          f"{time.perf_counter() - start:.0f} s with compilation):\n{prime}{text}")
+          f"{time.perf_counter() - start:.0f} s with compilation):\n{args.prime}{text}")
     return result, text
 
 
 # %%
-def lesson_args(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--minutes", type=float, default=30.0,
-                        help="training time budget, compilation excluded (default 30)")
-    parser.add_argument("--maxlen", type=int, default=40, help="window length (default 40)")
-    parser.add_argument("--stride", type=int, default=3,
-                        help="a window starts every STRIDE characters (lesson: 1; default 3)")
-    parser.add_argument("--units", type=int, default=256, help="units per LSTM (lesson: 512)")
-    parser.add_argument("--heldout-windows", type=int, default=500,
-                        help="held-out windows evaluated (default 500 = 20,000 chars)")
-    parser.add_argument("--chunk-batches", type=int, default=CHUNK_BATCHES,
-                        help="batches per fit call between looks at the clock (default 50)")
-    parser.add_argument("--chars", type=int, default=N_SAMPLED)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--save", default=None, help="save the model (with its vocab) here")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    args = parse_lesson_args(parser, argv)
-    if args.quick:
-        args.backend = args.backend or "py"
-        args.minutes, args.maxlen, args.stride, args.units = 0.0, 10, 5, 8
-        args.heldout_windows, args.chars, args.chunk_batches = 8, 40, 2
-    return args
+FLAGS = {
+    "--minutes": dict(type=float, default=30.0, help="training time budget, compilation excluded"),
+    "--maxlen": dict(type=int, default=40, help="window length"),
+    "--stride": dict(type=int, default=3, help="a window starts every STRIDE characters (lesson: 1)"),
+    "--heldout-windows": dict(type=int, default=500, help="held-out windows evaluated"),
+    "--chunk-batches": dict(type=int, default=CHUNK_BATCHES,
+                            help="batches per fit call between looks at the clock"),
+    "--prime": dict(default=PRIME, help="the text the sample continues"),
+    "--chars": dict(type=int, default=N_SAMPLED, help="characters sampled"),
+    "--temperature": dict(type=float, default=1.0, help="sampling temperature"),
+    "--save": dict(default=None, help="save the model (with its vocabulary) here"),
+}
 
 
 def main(argv=None):
-    args = lesson_args(argv)
-    vocab, train_ids, heldout_ids, starts = corpus(args)
+    args, text, _ = lesson_setup(
+        __doc__, argv, flags={"units": 256, "dtype": "float32"}, extra_args=FLAGS,
+        quick={"backend": "py", "minutes": 0.0, "maxlen": 10, "stride": 5, "units": 8,
+               "heldout_windows": 8, "chars": 40, "chunk_batches": 2, "prime": PRIME[:10]},
+        quick_chars=3_000)
+    vocab, train_ids, heldout_ids, starts = corpus(text, args)
     with float_scope(args.dtype):  # keeps a float32 graph float32
         model = build_model(vocab.size, args)
         model.vocab = vocab                # saved with the weights, used by the generator

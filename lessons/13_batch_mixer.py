@@ -16,8 +16,8 @@ the ceiling that pseudo-labels can at best approach.
 
 Run it from the repository root::
 
-    PYTHONPATH=. python lessons/13_batch_mixer.py --quick --backend py
-    PYTHONPATH=. python lessons/13_batch_mixer.py --backend c
+    python lessons/13_batch_mixer.py --quick --backend py
+    python lessons/13_batch_mixer.py --backend c
 
 It prints held-out cross-entropy in nats per character for each run.
 """
@@ -38,7 +38,7 @@ from functools import partial
 import numpy as np
 import pytensor.tensor as pt
 
-from symrnn.app.lessonkit import lesson_parser, load_lesson_corpus, parse_lesson_args
+from symrnn.app.lessonkit import lesson_setup
 from symrnn.data import split_tail, windows
 from symrnn.data.mixer import BatchMixer
 from symrnn.graph import losses
@@ -184,9 +184,8 @@ def compare(fns, parts, cfg, seed):
 
 # %%
 def main(argv=None):
-    args = parse_lesson_args(lesson_parser(__doc__), argv)
+    args, text, vocab = lesson_setup(__doc__, argv, quick_chars=30_000)
     cfg = QUICK if args.quick else FULL
-    text, vocab = load_lesson_corpus(args, quick_chars=30_000)
     print(f"corpus {len(text):,} characters, vocabulary {vocab.size}")
     parts = slice_corpus(vocab.encode(text), cfg)
     start = time.perf_counter()

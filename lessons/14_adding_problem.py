@@ -11,8 +11,8 @@ identity-initialised ReLU SimpleRNN (IRNN) and an LSTM.
 
 Run it as a script (from the repository root)::
 
-    PYTHONPATH=. python lessons/14_adding_problem.py --quick
-    PYTHONPATH=. python lessons/14_adding_problem.py --lengths 20 50 --epochs 10
+    python lessons/14_adding_problem.py --quick
+    python lessons/14_adding_problem.py --lengths 20 50 --epochs 10
 
 The problem is Hochreiter & Schmidhuber's (1997), in the form Lasagne's
 recurrent example uses.
@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from symrnn.app.lessonkit import float_scope, lesson_parser, parse_lesson_args
+from symrnn.app.lessonkit import float_scope, lesson_args
 from symrnn.graph.optimizers import Adam
 from symrnn.graph.params import orthogonal
 from symrnn.layers import LSTM, Dense, Sequential, SimpleRNN
@@ -122,25 +122,15 @@ def train(kind, data, args):
 
 
 # %%
-def lesson_args(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--lengths", type=int, nargs="+", default=[20, 50],
-                        help="sequence lengths to try (default 20 50)")
-    parser.add_argument("--samples", type=int, default=10_000, help="training sequences")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--units", type=int, default=32, help="hidden units (default 32)")
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    args = parse_lesson_args(parser, argv)
-    if args.quick:
-        args.backend = args.backend or "py"
-        args.lengths, args.samples, args.epochs, args.units = [10], 200, 1, 8
-    return args
-
-
 def main(argv=None):
-    args = lesson_args(argv)
+    args = lesson_args(
+        __doc__, argv, flags={"epochs": 10, "units": 32, "lr": 3e-3, "dtype": "float32"},
+        extra_args={"--lengths": dict(type=int, nargs="+", default=[20, 50],
+                                      help="sequence lengths to try"),
+                    "--samples": dict(type=int, default=10_000, help="training sequences"),
+                    "--batch-size": dict(type=int, default=100, help="sequences per batch")},
+        quick={"backend": "py", "lengths": [10], "samples": 200, "epochs": 1, "units": 8},
+        corpus=False)
     rng = np.random.default_rng(args.seed)
     results = {}
     for length in args.lengths:

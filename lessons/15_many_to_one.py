@@ -18,8 +18,8 @@ The model is the stacked form from the other seeds: Embedding -> Dropout
 
 Run it as a script (from the repository root)::
 
-    PYTHONPATH=. python lessons/15_many_to_one.py --quick
-    PYTHONPATH=. python lessons/15_many_to_one.py --corpus ../shared/data/nietzsche.txt \\
+    python lessons/15_many_to_one.py --quick
+    python lessons/15_many_to_one.py --corpus nietzsche \\
         --encoding latin-1 --epochs 3
 """
 
@@ -38,12 +38,7 @@ import time
 
 import numpy as np
 
-from symrnn.app.lessonkit import (
-    float_scope,
-    lesson_parser,
-    load_lesson_corpus,
-    parse_lesson_args,
-)
+from symrnn.app.lessonkit import float_scope, lesson_setup
 from symrnn.data import Vocab
 from symrnn.graph.optimizers import Adam
 from symrnn.layers import LSTM, Dense, Dropout, Embedding, Sequential
@@ -115,28 +110,18 @@ def accuracy(model, x, labels):
     return float((probs.argmax(axis=-1) == labels).mean())
 
 
-def lesson_args(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--per-source", type=int, default=4_000,
-                        help="training windows per source (default 4,000)")
-    parser.add_argument("--units", type=int, default=64, help="units per LSTM (default 64)")
-    parser.add_argument("--embed", type=int, default=32, help="embedding width (default 32)")
-    parser.add_argument("--show-seed-model", action="store_true",
-                        help="also print the summary of the seed's 5000-word configuration")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    args = parse_lesson_args(parser, argv)
-    if args.quick:
-        args.backend = args.backend or "py"
-        args.epochs, args.per_source, args.units, args.embed = 1, 40, 8, 8
-        args.show_seed_model = True
-    return args
-
-
+# %%
 def main(argv=None):
-    args = lesson_args(argv)
+    args, text, _ = lesson_setup(
+        __doc__, argv, flags={"epochs": 3, "units": 64, "dtype": "float32"},
+        extra_args={
+            "--per-source": dict(type=int, default=4_000, help="training windows per source"),
+            "--embed": dict(type=int, default=32, help="embedding width"),
+            "--show-seed-model": dict(action="store_true",
+                                      help="also print the summary of the seed's 5000-word model")},
+        quick={"backend": "py", "epochs": 1, "per_source": 40, "units": 8, "embed": 8,
+               "show_seed_model": True})
     rng = np.random.default_rng(args.seed)
-    text, _ = load_lesson_corpus(args)
     cut = int(len(text) * 0.8)
     train_text, test_text = text[:cut], text[cut:]
     x_train, y_train = labelled_windows(train_text, args.per_source, rng)

@@ -2,16 +2,14 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
+from lesson_scripts import EXPECTED_NUMBERS, LESSONS, ROOT
 
 
-def test_there_are_lessons():
-    assert len(LESSONS) >= 3
+def test_every_lesson_section_has_exactly_one_script():
+    numbers = [script.name[:2] for script in LESSONS]
+    assert numbers == EXPECTED_NUMBERS, f"lesson scripts found: {[s.name for s in LESSONS]}"
 
 
 @pytest.mark.parametrize("script", LESSONS, ids=lambda p: p.stem)
@@ -29,3 +27,8 @@ def test_lesson_is_a_story_with_main(script):
     assert source.startswith('"""'), "a lesson opens with a docstring saying what it shows"
     assert "def main(argv=None)" in source
     assert "# %%" in source, "lessons use the percent-cell format so they open as notebooks"
+    # the flags, the --quick slice and the corpus come from one helper, not from each lesson
+    assert "lesson_setup(" in source or "lesson_args(" in source
+    for scaffolding in ("argparse", "lesson_parser(", "parse_lesson_args(", "load_lesson_corpus(",
+                        "load_corpus("):
+        assert scaffolding not in source, f"{scaffolding} belongs in symrnn.app.lessonkit"

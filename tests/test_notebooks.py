@@ -1,20 +1,16 @@
 """Every lesson script opens as a notebook (jupytext, percent format) and round-trips."""
-from pathlib import Path
-
 import pytest
+from lesson_scripts import EXPECTED_NUMBERS, LESSONS
 
 jupytext = pytest.importorskip("jupytext", reason="jupytext is in the test extra: pip install 'symrnn[test]'")
-
-ROOT = Path(__file__).resolve().parents[1]
-LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
 
 
 def cells(nb):
     return [(cell.cell_type, cell.source) for cell in nb.cells]
 
 
-def test_there_are_lessons_to_convert():
-    assert len(LESSONS) >= 4
+def test_every_lesson_is_converted():
+    assert [script.name[:2] for script in LESSONS] == EXPECTED_NUMBERS
 
 
 @pytest.mark.parametrize("script", LESSONS, ids=lambda p: p.stem)

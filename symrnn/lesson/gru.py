@@ -1,4 +1,4 @@
-"""The lesson's raw GRU in PyTensor, in its two forms (facts section 11).
+"""The lesson's raw GRU in PyTensor, in its two forms (lesson section 11).
 
 The same story as :mod:`symrnn.lesson.rnn` (declared inputs, shared weights,
 ``scan`` of a step, summed cross-entropy, SGD updates, compiled functions), only
@@ -11,6 +11,8 @@ the step is the lesson's GRU cell, written here:
 Weights start like the lesson's non-recurrent ones: normal with scale
 sqrt(2 / rows), zero biases (so the two forms start from different numbers; use
 :func:`separate_to_combined` to make them equal).
+``lessons/11_raw_gru.py`` builds both forms cell by cell from these cells and
+weight helpers; the tests check that its graphs are :class:`LessonGRU`'s.
 
 >>> import numpy as np
 >>> gru = LessonGRU(vocab_size=5, n_hidden=4, form="combined", seed=0, backend="py")
@@ -26,7 +28,7 @@ from ..errors import ConfigError, ShapeError
 from ..graph.cells import activation
 from ..graph.params import init_array, shared
 from ..graph.recurrent import loop
-from .rnn import RawLessonModel
+from .rnn import RawLessonModel, weights_and_bias
 
 SEPARATE_GATE_NAMES = ("W_xr", "W_hr", "b_r", "W_xu", "W_hu", "b_u", "W_xc", "W_hc", "b_c")
 COMBINED_GATE_NAMES = ("W_r", "b_r", "W_u", "b_u", "W_c", "b_c")
@@ -48,7 +50,7 @@ def gru_separate_cell(x_t, h_tm1, W_xr, W_hr, b_r, W_xu, W_hu, b_u, W_xc, W_hc, 
     """The lesson GRU's new hidden state, separate weights per gate.
 
     The candidate is the gate formula with the reset-gated state ``r * h`` and
-    activation ``act`` (the facts do not name it; ``"sigmoid"`` makes it
+    activation ``act`` (the lesson's notes do not name it; ``"sigmoid"`` makes it
     literally the gate function applied to ``r * h``).
     """
     r = _gate(x_t, h_tm1, W_xr, W_hr, b_r)
@@ -125,23 +127,33 @@ def check_form(form):
     return form
 
 
-def _shape(name, vocab_size, n_hidden):
-    """Shape of a weight from its name: W_x? (V,H), W_h? (H,H), W_? (H+V,H), W_y (H,V)."""
-    if name == "W_y":
-        return (n_hidden, vocab_size)
-    if name == "b_y":
-        return (vocab_size,)
-    if name.startswith("b_"):
-        return (n_hidden,)
-    rows = {"W_x": vocab_size, "W_h": n_hidden}.get(name[:3], n_hidden + vocab_size)
-    return (rows, n_hidden)
+def separate_gate_weights(vocab_size, n_hidden, rng, gate, dtype="float32"):
+    """One gate of the separate form: ``W_x<gate>`` (V, H), ``W_h<gate>`` (H, H), ``b_<gate>``.
+
+    Both weights normal with scale sqrt(2 / rows), the bias zero; ``gate`` is
+    ``"r"`` (reset), ``"u"`` (update) or ``"c"`` (candidate).
+    """
+    W_x = shared(init_array("normal", (vocab_size, n_hidden), rng, dtype), f"W_x{gate}")
+    W_h = shared(init_array("normal", (n_hidden, n_hidden), rng, dtype), f"W_h{gate}")
+    b = shared(init_array("zeros", (n_hidden,), rng, dtype), f"b_{gate}")
+    return W_x, W_h, b
+
+
+def combined_gate_weights(vocab_size, n_hidden, rng, gate, dtype="float32"):
+    """One gate of the combined form: ``W_<gate>`` (H + V, H) over ``[h, x]`` and ``b_<gate>``."""
+    return weights_and_bias(n_hidden + vocab_size, n_hidden, rng, gate, dtype)
+
+
+GATE_WEIGHTS = {"separate": separate_gate_weights, "combined": combined_gate_weights}
 
 
 def gru_lesson_params(vocab_size, n_hidden, rng, form="separate", dtype="float32"):
-    """Shared variables for a form, in step order: normal(sqrt(2/rows)) weights, zero biases."""
-    return [shared(init_array("zeros" if n.startswith("b_") else "normal",
-                              _shape(n, vocab_size, n_hidden), rng, dtype), n)
-            for n in param_names(form)]
+    """Shared variables for a form, in step order: reset, update and candidate
+    gate weights, then the output layer ``W_y``, ``b_y``; normal(sqrt(2/rows))
+    weights, zero biases."""
+    gate_weights = GATE_WEIGHTS[check_form(form)]
+    gates = [w for gate in "ruc" for w in gate_weights(vocab_size, n_hidden, rng, gate, dtype)]
+    return gates + list(weights_and_bias(n_hidden, vocab_size, rng, "y", dtype))
 
 
 def gru_forward(inp, h0, params, form="separate", act="tanh", unroll=False):

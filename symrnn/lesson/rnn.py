@@ -1,10 +1,14 @@
-"""The lesson's character RNN in raw PyTensor, top to bottom (facts section 8).
+"""The lesson's character RNN in raw PyTensor, top to bottom (lesson section 8).
 
 Read it beside the lesson: declared inputs, six shared parameters, a step
 function, ``scan`` over the characters, a summed cross-entropy, symbolic
 gradients, an updates dictionary and one compiled training function, plus a
 second compiled function for predictions. Every piece comes from the core
 modules (params, cells, recurrent, losses, updates, training).
+``lessons/08_raw_pytensor_rnn.py`` writes the same graph out cell by cell from
+:func:`identity_and_bias`, :func:`weights_and_bias`, ``lesson_step`` and
+:func:`summed_error`; the tests check that its error and gradients are this
+module's.
 
 >>> import numpy as np
 >>> rnn = LessonRNN(vocab_size=5, n_hidden=4, seed=0, backend="py")
@@ -28,14 +32,35 @@ from ..graph.training import compile_function
 PARAM_NAMES = ("W_h", "b_h", "W_x", "b_x", "W_y", "b_y")  # the lesson's step signature order
 
 
+def weights_and_bias(n_in, n_out, rng, suffix, dtype="float32"):
+    """The lesson's ``wgts_and_bias``: ``W_<suffix>`` (n_in, n_out) drawn normal with
+    scale sqrt(2 / n_in), and a zero bias ``b_<suffix>`` (n_out,), as shared variables.
+
+    >>> import numpy as np
+    >>> W_x, b_x = weights_and_bias(86, 256, np.random.default_rng(0), "x")
+    >>> W_x.name, W_x.get_value().shape, b_x.name, float(b_x.get_value().sum())
+    ('W_x', (86, 256), 'b_x', 0.0)
+    """
+    return (shared(init_array("normal", (n_in, n_out), rng, dtype), f"W_{suffix}"),
+            shared(init_array("zeros", (n_out,), rng, dtype), f"b_{suffix}"))
+
+
+def identity_and_bias(n, suffix="h", dtype="float32"):
+    """The lesson's ``id_and_bias``: an identity ``W_<suffix>`` (n, n) and a zero bias.
+
+    With the identity the hidden state starts out carried forward unchanged
+    (the IRNN start), so nothing is drawn at random.
+    """
+    return (shared(init_array("identity", (n, n), None, dtype), f"W_{suffix}"),
+            shared(init_array("zeros", (n,), None, dtype), f"b_{suffix}"))
+
+
 def lesson_params(vocab_size, n_hidden, rng, dtype="float32"):
     """W_h identity, W_x and W_y normal(sqrt(2/rows)), zero biases; lesson order."""
-    inits = {
-        "W_h": ("identity", (n_hidden, n_hidden)), "b_h": ("zeros", (n_hidden,)),
-        "W_x": ("normal", (vocab_size, n_hidden)), "b_x": ("zeros", (n_hidden,)),
-        "W_y": ("normal", (n_hidden, vocab_size)), "b_y": ("zeros", (vocab_size,)),
-    }
-    return [shared(init_array(*inits[n], rng, dtype), n) for n in PARAM_NAMES]
+    W_h, b_h = identity_and_bias(n_hidden, "h", dtype)
+    W_x, b_x = weights_and_bias(vocab_size, n_hidden, rng, "x", dtype)
+    W_y, b_y = weights_and_bias(n_hidden, vocab_size, rng, "y", dtype)
+    return [W_h, b_h, W_x, b_x, W_y, b_y]   # PARAM_NAMES, the step's argument order
 
 
 def declare_inputs(dtype="float32"):
