@@ -309,3 +309,32 @@ def test_a_source_batch_refused_mid_epoch_keeps_what_trained_before_it():
         replay.train_on_batch(xb, yb)
     for a, b in zip(model.get_weights(), replay.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_stateful_model_keeps_its_carried_states_when_refused():
+    model = Sequential([Embedding(V, 3, input_length=T, batch_size=2, seed=0),
+                        SimpleRNN(4, stateful=True, return_sequences=True, seed=1),
+                        TimeDistributed(Dense(V, activation="softmax", seed=2))])
+    model.compile(Adam(), "sparse_categorical_crossentropy", backend="py")
+    model.fit(good_ids(4), good_ids(4, seed=1), batch_size=2, shuffle=False, verbose=0)
+    rnn = model.stack[1]
+    assert np.abs(rnn.states[0].get_value()).sum() > 0        # the states carry something
+    cases = [
+        (lambda: model.fit(good_ids(3), good_ids(3), batch_size=2, shuffle=False, verbose=0),
+         ShapeError, r"3 samples is not a multiple of the fixed batch size 2"),
+        (lambda: model.fit(good_ids(4), good_ids(4), batch_size=4, verbose=0),
+         ConfigError, r"fixed batch size of 2 .* pass batch_size=2, got 4"),
+        (lambda: model.predict(with_value(-1, rows=4), batch_size=2), ShapeError, r"id -1"),
+        (lambda: model.predict_on_batch(good_ids(4)), ShapeError,
+         r"the batch has 4 rows, but the model has a fixed batch size of 2"),
+        (lambda: model.train_on_batch(good_ids(2), with_value(V, (0, 0), rows=2)), ShapeError,
+         r"y: id 11 at index \(0, 0\)"),
+        (lambda: model.fit(iter([(good_ids(3), good_ids(3))]), steps_per_epoch=1, verbose=0),
+         ShapeError, r"a batch from the source has 3 rows, but the model has a fixed batch size of 2"),
+    ]
+    for call, error, message in cases:
+        before = snapshot(model)
+        with pytest.raises(error, match=message) as caught:
+            call()
+        assert type(caught.value) is error
+        assert changed(before, snapshot(model)) == []

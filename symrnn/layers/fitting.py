@@ -275,8 +275,11 @@ def _source_batches(model, source, steps):
 
 
 def _run(fn, batches, names, callbacks=None, model=None):
-    """``{name: sample-weighted mean}`` of ``fn``'s outputs over ``batches``."""
-    sums, seen = np.zeros(len(names)), 0
+    """``{name: sample-weighted mean}`` of ``fn``'s outputs over ``batches``.
+
+    The loop is kept lean (plain floats, one logs dict per batch): at batch 1 it runs
+    once per training step."""
+    sums, seen = [0.0] * len(names), 0
     for batch, arrays in enumerate(batches):
         if batch == 0:
             check_signature(fn, arrays)
@@ -284,15 +287,18 @@ def _run(fn, batches, names, callbacks=None, model=None):
         if callbacks is not None:
             callbacks.on_batch_begin(batch, {"batch": batch, "size": size})
         values = [float(v) for v in fn(*arrays)]
-        sums += np.multiply(values, size)
+        for i, value in enumerate(values):
+            sums[i] += value * size
         seen += size
         if callbacks is not None:
-            callbacks.on_batch_end(batch, {"batch": batch, "size": size, **zip_logs(names, values)})
+            logs = dict(zip(names, values))
+            logs["batch"], logs["size"] = batch, size
+            callbacks.on_batch_end(batch, logs)
             if model.stop_training:
                 break
     if seen == 0:
         raise ShapeError("the batch source yielded no batches; check that it is not exhausted")
-    return zip_logs(names, sums / seen)
+    return zip_logs(names, [total / seen for total in sums])
 
 
 def zip_logs(names, values):
