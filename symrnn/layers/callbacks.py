@@ -376,8 +376,8 @@ class ReduceLROnPlateau(_Monitor):
     no recompile."""
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
-                 min_delta=1e-4, cooldown=0, min_lr=0.0):
-        super().__init__(monitor, mode, min_delta)
+                 min_delta=1e-4, cooldown=0, min_lr=0.0, epsilon=None):
+        super().__init__(monitor, mode, min_delta if epsilon is None else epsilon)  # Keras 2.0's name
         if not 0.0 < float(factor) < 1.0:
             raise ConfigError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor}")
         if int(patience) < 0 or int(cooldown) < 0 or not float(min_lr) >= 0:
