@@ -146,7 +146,7 @@ CASES = [
     ("fit_inf_ids", "main", lambda m, f: m.fit(with_value(-np.inf, (3, 0), dtype=np.float32), Y, verbose=0),
      ShapeError, r"x: -inf at index \(3, 0\)"),
     ("fit_bool_ids", "main", lambda m, f: m.fit(good_ids() > 5, Y, verbose=0),
-     DTypeError, r"x has dtype bool"),
+     DTypeError, r"x has dtype bool where numbers are expected; cast with .astype\(int\)"),
     ("fit_object_ids", "main", lambda m, f: m.fit(good_ids().astype(object), Y, verbose=0),
      DTypeError, r"x has dtype object"),
     ("fit_string_ids", "main", lambda m, f: m.fit(good_ids().astype(str), Y, verbose=0),
@@ -156,7 +156,8 @@ CASES = [
     ("fit_ragged_list", "main", lambda m, f: m.fit(ragged(), Y[:2], verbose=0),
      ShapeError, r"x cannot be read as one array"),
     ("fit_wrong_length", "main", lambda m, f: m.fit(good_ids()[:, :4], Y, verbose=0),
-     ShapeError, r"x: expected shape \(None, 5\) \(None = any\), got \(6, 4\)"),
+     ShapeError, r"x: expected shape \(None, 5\) \(None = any size\), got \(6, 4\); each sample "
+                 r"needs shape \(5,\)"),
     ("fit_wrong_ndim", "main", lambda m, f: m.fit(good_ids()[..., None].repeat(2, -1), Y, verbose=0),
      ShapeError, r"expected shape \(None, 5\).*got \(6, 5, 2\)"),
     ("fit_two_arrays_for_one_input", "main", lambda m, f: m.fit([good_ids(), good_ids()], Y, verbose=0),
@@ -227,11 +228,12 @@ CASES = [
      CheckpointError, r"newer_weights.npz' is symrnn-weights version 2, newer than this symrnn "
                       r"supports \(version 1\)"),
     ("load_weights_unknown_version", "main", lambda m, f: m.load_weights(f / "odd_version_weights.npz"),
-     CheckpointError, r"unknown format version '2.0'"),
+     CheckpointError, r"unknown format version '2.0'; this symrnn reads format versions 1 to 1"),
     ("load_weights_nan", "main", lambda m, f: m.load_weights(f / "nan_weights.npz"),
      CheckpointError, r"nan_weights.npz': rnn.W_h holds NaN or inf"),
     ("load_weights_other_format", "main", lambda m, f: m.load_weights(f / "other_format.npz"),
-     CheckpointError, r"is not a symrnn-weights or symrnn-model file \(format 'symrnn-checkpoint'\)"),
+     CheckpointError, r"is not a symrnn-weights or symrnn-model file \(format 'symrnn-checkpoint'\); "
+                      r"pass a file written by model.save_weights or model.save"),
     ("load_weights_missing_file", "main", lambda m, f: m.load_weights(f / "no_such.npz"),
      CheckpointError, r"no checkpoint at .*no_such.npz"),
 ]

@@ -85,7 +85,7 @@ LESSON_CASES = [
     ("nan_lr", lambda r: r.train_step(X, Y, float("nan")), ConfigError, r"lr must be a finite number >= 0"),
     ("negative_lr", lambda r: r.train_step(X, Y, -0.1), ConfigError, r"got -0.1"),
     ("text_lr", lambda r: r.train_step(X, Y, "0.1"), ConfigError, r"got '0.1'"),
-    ("h0_shape", lambda r: r.train_step(X, Y, 0.1, h0=np.zeros(6)), ShapeError, r"h0 must have shape \(5,\)"),
+    ("h0_shape", lambda r: r.train_step(X, Y, 0.1, h0=np.zeros(6)), ShapeError, r"h0 must have shape \(n_hidden,\) = \(5,\)"),
     ("h0_inf", lambda r: r.predict_proba(X, h0=np.full(5, np.inf)), ShapeError, r"h0: inf at index \(0,\)"),
     ("predict_wrong_width", lambda r: r.predict_proba(np.eye(V + 1)[:3]), ShapeError,
      r"shape \(seq_len, 7\)"),

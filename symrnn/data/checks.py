@@ -15,7 +15,7 @@ symrnn.errors.ShapeError: x: id -1 at index (0, 1) is outside [0, 4), the rows o
 >>> as_numeric([True, False], "y")
 Traceback (most recent call last):
 ...
-symrnn.errors.DTypeError: y has dtype bool (bool) where numbers are expected; cast with ...
+symrnn.errors.DTypeError: y has dtype bool where numbers are expected; cast with ...
 """
 import numpy as np
 
@@ -45,9 +45,10 @@ def as_numeric(data, label):
     kind = arr.dtype.kind
     if kind not in "iuf":
         what = _KIND_NAMES.get(kind, str(arr.dtype))
+        named = str(arr.dtype) if what == str(arr.dtype) else f"{arr.dtype} ({what})"
         fix = ("cast with .astype(int) for ids or .astype('float32') for features"
                if kind == "b" else "pass numbers: integer ids or float features")
-        raise DTypeError(f"{label} has dtype {arr.dtype} ({what}) where numbers are expected; {fix}")
+        raise DTypeError(f"{label} has dtype {named} where numbers are expected; {fix}")
     return arr
 
 

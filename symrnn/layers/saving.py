@@ -66,7 +66,7 @@ def _check_version(meta, path):
     version = meta.get("version", 1)   # files from before versions were written are version 1
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise CheckpointError(f"{str(path)!r} has an unknown format version {version!r}; "
-                              f"this symrnn reads versions 1..{VERSION}")
+                              f"this symrnn reads format versions 1 to {VERSION} (whole numbers)")
     if version > VERSION:
         raise CheckpointError(f"{str(path)!r} is {meta.get('format')} version {version}, newer "
                               f"than this symrnn supports (version {VERSION}); upgrade symrnn "
@@ -79,7 +79,8 @@ def read_checked(path, formats):
     arrays, meta = load_arrays(path)
     if meta.get("format") not in formats:
         hint = ("; use model.load_weights for weights files" if MODEL_FORMAT in formats
-                and meta.get("format") == WEIGHTS_FORMAT else "")
+                and meta.get("format") == WEIGHTS_FORMAT
+                else "; pass a file written by model.save_weights or model.save")
         raise CheckpointError(f"{str(path)!r} is not a {' or '.join(formats)} file (format "
                               f"{meta.get('format')!r}){hint}")
     _check_version(meta, path)

@@ -98,7 +98,8 @@ def _target_shape(arr, spec):
     elif len(shape) == len(want) + 1 and shape[-1] == 1:
         shape = shape[:-1]
     if len(shape) != len(want) or any(w is not None and w != d for w, d in zip(want, shape)):
-        raise ShapeError(f"{spec.label}: expected shape {want} (None = any), got {arr.shape}")
+        raise ShapeError(f"{spec.label}: expected shape {want} (None = any size), got {arr.shape}; "
+                         f"each sample needs shape {want[1:]}, as the model was built")
     if arr.size == 0:
         raise ShapeError(f"{spec.label} is empty (shape {arr.shape}); pass at least one "
                          "sample with at least one value")
@@ -158,7 +159,7 @@ def check_rows(arrays, labels):
     if len(set(rows)) != 1:
         listed = ", ".join(f"{label}: {n}" for label, n in zip(labels, rows))
         raise ShapeError(f"inputs and targets need the same number of samples (rows), got "
-                         f"{listed}")
+                         f"{listed}; give every input row its target row")
     return rows[0]
 
 

@@ -123,7 +123,7 @@ class RawLessonModel:
             return self.zeros_h0()
         h0 = as_numeric(h0, "h0")
         if h0.shape != (self.n_hidden,):
-            raise ShapeError(f"h0 must have shape ({self.n_hidden},), got {h0.shape}")
+            raise ShapeError(f"h0 must have shape (n_hidden,) = ({self.n_hidden},), got {h0.shape}")
         check_finite(h0, "h0")
         return h0.astype(self.dtype)
 
