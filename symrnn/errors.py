@@ -25,7 +25,15 @@ class VocabError(SymrnnError, ValueError):
 
 
 class ShapeError(SymrnnError, ValueError):
-    """An array has the wrong shape, dtype or non-finite values."""
+    """An array has the wrong shape or unusable values (non-finite numbers, ids out of
+    range, no rows)."""
+
+
+class DTypeError(ShapeError, TypeError):
+    """An array has a dtype where numbers are expected (bool, object, strings), or a cast
+    to the model's dtype would lose information (ids with fractional parts, int64
+    values that do not fit int32). Also a ``TypeError``, as a Keras user expects for
+    a wrong type, and a :class:`ShapeError`, as symrnn raised for dtypes before."""
 
 
 class ConfigError(SymrnnError, ValueError):

@@ -43,12 +43,31 @@ def save_arrays(path, arrays, meta=None):
             raise CheckpointError(f"array {name!r} has dtype object, which would need pickle; "
                                   "convert it to a numeric array first")
     payload[META_KEY] = _encode_meta(meta or {})
+    _write_atomically(path, lambda f: np.savez(f, **payload), ".npz")
+
+
+def save_text(path, text):
+    r"""Atomically replace the text file at ``path`` with ``text`` (UTF-8), as
+    :func:`save_arrays` does: a crash leaves the old file or the new one.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+    >>> save_text(path, "epoch,loss\n0,1.5\n")
+    >>> open(path).read().splitlines()
+    ['epoch,loss', '0,1.5']
+    """
+    data = str(text).encode("utf-8")
+    _write_atomically(os.fspath(path), lambda f: f.write(data), ".txt")
+
+
+def _write_atomically(path, write, suffix):
+    """``write(file)`` into a temporary file beside ``path``, fsync, then rename over it."""
     directory = os.path.dirname(os.path.abspath(path))
     _check_writable(directory)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
+            write(f)
             f.flush()
             os.fsync(f.fileno())  # the bytes are on disk before the name points at them
         os.replace(tmp, path)
@@ -57,6 +76,12 @@ def save_arrays(path, arrays, meta=None):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def check_writable(path):
+    """Raise a CheckpointError now if a file could not be written at ``path`` (its
+    directory is missing or read-only): callers check before hours of training."""
+    _check_writable(os.path.dirname(os.path.abspath(os.fspath(path))))
 
 
 def _check_writable(directory):

@@ -213,7 +213,7 @@ def test_fit_rejects_bad_shapes_naming_expected():
     model = sequence_model()
     with pytest.raises(ShapeError, match=r"\(None, 4\)"):
         model.fit(np.zeros((3, T + 1), dtype=int), np.zeros((3, T), dtype=int), verbose=0)
-    with pytest.raises(ShapeError, match="ids must be in"):
+    with pytest.raises(ShapeError, match=r"id 7 at index \(0, 0\) is outside \[0, 7\)"):
         model.fit(np.zeros((3, T), dtype=int), np.full((3, T), V), verbose=0)
 
 

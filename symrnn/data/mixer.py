@@ -46,6 +46,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import ConfigError, ShapeError
+from .checks import as_numeric, check_finite
 
 __all__ = ["apportion", "BatchMixer", "MixIterator"]
 
@@ -154,11 +155,18 @@ def _is_array_pair(source) -> bool:
     return isinstance(source, (tuple, list)) and len(source) == 2 and not hasattr(source, "__next__")
 
 
+def _numbers(value, what: str, name: str):
+    """``value`` as an array of finite numbers, or an error naming the first bad entry."""
+    arr = as_numeric(value, f"{what}: {name}")
+    check_finite(arr, f"{what}: {name}")
+    return arr
+
+
 def _as_batch(pair, what: str):
-    """Check one (x, y) pair: arrays with the same, non-zero-dimensional first axis."""
+    """Check one (x, y) pair: finite numeric arrays with the same, non-zero-dimensional first axis."""
     if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
         raise ShapeError(f"{what} must be an (x, y) pair, got {type(pair).__name__}")
-    x, y = np.asarray(pair[0]), np.asarray(pair[1])
+    x, y = _numbers(pair[0], what, "x"), _numbers(pair[1], what, "y")
     if x.ndim == 0 or y.ndim == 0:
         raise ShapeError(f"{what}: x and y must be arrays with a first (row) axis, "
                          f"got shapes {x.shape} and {y.shape}")
@@ -302,8 +310,10 @@ class BatchMixer:
         No sources, an empty source, bad weights, a source whose share
         rounds to zero rows, ``batch_size`` or ``steps_per_epoch`` <= 0.
     ShapeError
-        x and y of a source with different row counts, or sources whose rows
-        differ in trailing shape or dtype.
+        x and y of a source with different row counts, NaN or inf in them, or
+        sources whose rows differ in trailing shape or dtype.
+    DTypeError
+        A source holding something other than numbers (bools, objects, strings).
 
     Examples
     --------
@@ -381,6 +391,11 @@ class BatchMixer:
 
     def __len__(self):
         return self.steps_per_epoch
+
+    def array_sources(self):
+        """The ``(x, y)`` arrays of the sources given as arrays (iterator sources are left
+        out): every row a batch can draw from them, for a model to check before training."""
+        return [(s.x, s.y) for s in self._sources if isinstance(s, _ArraySource)]
 
     def epoch(self):
         """Yield the next ``steps_per_epoch`` batches (fewer if an iterator runs dry)."""

@@ -3,8 +3,24 @@
 Every layer turns symbolic inputs into symbolic outputs with the core's
 params, cells, loops, losses and update rules; models compile through
 :mod:`symrnn.graph.training`. See :mod:`symrnn.layers.base` for the lifecycle.
+
+``__all__`` lists what a user builds and trains models with; internals
+(``KTensor``, ``Updates``, ``InputLayer``, ``layer_classes``...) stay
+importable from their modules (and, for old code, from here).
 """
-from .base import KTensor, Layer, Updates
+from .base import KTensor as KTensor  # internals: importable, not in __all__
+from .base import Layer
+from .base import Updates as Updates
+from .callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
+)
 from .core import (
     Activation,
     Add,
@@ -15,16 +31,22 @@ from .core import (
     TimeDistributed,
     merge,
 )
-from .fitting import History
-from .models import Input, InputLayer, Model, Sequential
+from .inputs import Input
+from .inputs import InputLayer as InputLayer
+from .models import Model, Sequential, load_model
 from .noise import BatchNormalization, Dropout
-from .recurrent import GRU, LSTM, Recurrent, SimpleRNN
-from .saving import layer_classes, load_model
+from .recurrent import GRU, LSTM, SimpleRNN
+from .recurrent import Recurrent as Recurrent
+from .saving import layer_classes as layer_classes
 from .wrappers import Bidirectional
 
 __all__ = [
+    # layers
     "Activation", "Add", "BatchNormalization", "Bidirectional", "Dense", "Dropout", "Embedding",
-    "Flatten", "GRU", "History", "OneHot", "Input", "InputLayer", "KTensor", "LSTM", "Layer", "Model",
-    "Recurrent", "Sequential", "SimpleRNN", "TimeDistributed", "Updates", "layer_classes",
-    "load_model", "merge",
+    "Flatten", "GRU", "LSTM", "Layer", "OneHot", "SimpleRNN", "TimeDistributed", "merge",
+    # models
+    "Input", "Model", "Sequential", "load_model",
+    # training
+    "Callback", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
+    "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN",
 ]

@@ -25,6 +25,10 @@ from ..graph.params import init_array, shared
 
 _name_counters = defaultdict(itertools.count)  # per class prefix: dense_1, dense_2, ...
 
+#: Layer classes by name, for rebuilding saved models: every public Layer subclass
+#: that symrnn.layers defines registers itself here (:meth:`Layer.__init_subclass__`).
+LAYER_CLASSES = {}
+
 
 def unique_name(prefix):
     """``prefix_1``, ``prefix_2``... unique within this process."""
@@ -96,6 +100,12 @@ class Layer:
     """
 
     input_dtype = None   # dtype of an Input this layer creates in a Sequential (None: float)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # symrnn's own classes only: a user's layer is named by load_model(custom_objects=...)
+        if cls.__module__.startswith(__package__ + ".") and not cls.__name__.startswith("_"):
+            LAYER_CLASSES[cls.__name__] = cls
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
                  batch_input_shape=None, batch_size=None, seed=None):

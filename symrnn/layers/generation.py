@@ -31,6 +31,7 @@ from .base import Updates
 from .core import Activation, Dense, Embedding, OneHot, TimeDistributed
 from .noise import BatchNormalization, Dropout
 from .recurrent import Recurrent
+from .validation import ArraySpec, as_numeric, check_array
 
 PER_STEP = (Dense, Activation, Dropout, BatchNormalization)
 
@@ -68,18 +69,25 @@ class Generator:
         for layer in layers:
             _check_layer(layer)
         self.model, self.layers = model, layers
+        self.vocab_size = self._vocab_size(layers[0])      # ids feed accepts: [0, vocab_size)
+        self.n_outputs = layers[-1].output_shape[-1]        # ids sample can draw
         self.states = []                       # shared (1, units) per carried state
         self._step = self._compile(backend)
+
+    @staticmethod
+    def _vocab_size(first):
+        if isinstance(first, (Embedding, OneHot)):
+            return first.input_dim
+        if isinstance(first, Recurrent):
+            return first.W_x.get_value(borrow=True).shape[0]
+        raise ConfigError(f"the first layer must be an Embedding, a OneHot or a recurrent layer fed "
+                          f"one-hot vectors, got {type(first).__name__}")
 
     def _input(self, ids):
         first = self.layers[0]
         if isinstance(first, (Embedding, OneHot)):
             return ids                         # the first layer turns ids into rows
-        if not isinstance(first, Recurrent):
-            raise ConfigError(f"the first layer must be an Embedding or a recurrent layer fed "
-                              f"one-hot vectors, got {type(first).__name__}")
-        vocab_size = first.W_x.get_value(borrow=True).shape[0]
-        return pt.eye(vocab_size, dtype=first.dtype)[ids]   # one-hot rows [1, V]
+        return pt.eye(self.vocab_size, dtype=first.dtype)[ids]   # one-hot rows [1, V]
 
     def _compile(self, backend):
         ids = pt.lvector("ids")                # one id, batch of 1
@@ -106,14 +114,31 @@ class Generator:
         for state in self.states:
             state.set_value(np.zeros_like(state.get_value(borrow=True)))
 
+    def check_ids(self, ids):
+        """``ids`` (one or many) as a checked int64 vector, before any step changes a state:
+        whole numbers in ``[0, vocab_size)``, at least one."""
+        flat = as_numeric(ids, "ids").reshape(-1)
+        spec = ArraySpec("ids", (None,), "int64", ids_below=self.vocab_size,
+                         ids_of=f"the {self.vocab_size} ids the model's first layer accepts; "
+                                "encode text with the model's own vocabulary")
+        return check_array(flat, spec)
+
     def feed(self, ids):
-        """Advance over ``ids`` (one step each); the next-character probabilities after them."""
-        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        if ids.size == 0:
-            raise ConfigError("feed needs at least one id")
-        for i in ids:
+        """Advance over ``ids`` (one step each); the next-character probabilities after them.
+
+        All ids are checked before the first step, so a bad id changes no state.
+        """
+        for i in self.check_ids(ids):
             probs = self._step(np.array([i]))
         return probs
+
+    def _check_vocab(self, vocab):
+        if vocab is None:
+            raise ConfigError("no vocabulary: pass vocab= (or set model.vocab)")
+        if vocab.size != self.vocab_size or vocab.size != self.n_outputs:
+            raise ConfigError(f"the vocabulary has {vocab.size} symbols, but the model reads "
+                              f"{self.vocab_size} ids and predicts {self.n_outputs}; pass the "
+                              "vocabulary the model was trained with")
 
     def sample(self, vocab=None, prime="", n_chars=100, temperature=1.0, seed=None):
         """``n_chars`` characters following ``prime`` (greedy when ``temperature`` is None).
@@ -122,11 +147,10 @@ class Generator:
         at a time and feeds it back. ``seed`` makes the draw reproducible.
         """
         vocab = vocab if vocab is not None else self.model.vocab
-        if vocab is None:
-            raise ConfigError("no vocabulary: pass vocab= (or set model.vocab)")
+        self._check_vocab(vocab)
         check_temperature(temperature)
-        if int(n_chars) < 0:
-            raise ConfigError(f"number of characters must be >= 0, got {n_chars}")
+        if isinstance(n_chars, bool) or not isinstance(n_chars, (int, np.integer)) or n_chars < 0:
+            raise ConfigError(f"number of characters must be a whole number >= 0, got {n_chars!r}")
         prime_ids = vocab.encode(prime)        # names any character outside the vocabulary
         if len(prime_ids) == 0:
             raise ConfigError("the prime string is empty; give at least one character to start from")

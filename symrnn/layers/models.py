@@ -13,36 +13,13 @@ training function, once with ``training=False`` for evaluate/predict.
 """
 import pytensor.tensor as pt
 
-from ..errors import ConfigError
+from ..data import Vocab
+from ..errors import CheckpointError, ConfigError, ShapeError, SymrnnError
 from . import fitting, saving, summary
-from .base import KTensor, Layer, Node, Updates, as_list, unique_name
+from .base import KTensor, Layer, Updates, as_list
+from .inputs import Input, InputLayer
 
-
-class InputLayer(Layer):
-    """The layer behind :func:`Input`: no parameters, only a shape and dtype."""
-
-    def __init__(self, shape, dtype=None, name=None, batch_size=None, **kwargs):
-        super().__init__(name=name or unique_name("input"), **kwargs)
-        batch = None if batch_size is None else int(batch_size)
-        self.shape, self.dtype = (batch,) + tuple(shape), str(dtype or "float64")
-        self.built = True
-        node = Node(self, [], {})
-        node.multi_input = False
-        node.outputs.append(KTensor(self.shape, self.dtype, node, 0, self.name))
-        self.inbound_nodes.append(node)
-
-    def get_config(self):
-        return {"name": self.name, "shape": list(self.shape[1:]), "dtype": self.dtype,
-                "batch_size": self.shape[0]}
-
-
-def Input(shape, dtype=None, name=None, batch_size=None):
-    """A symbolic model input of per-sample ``shape`` (the batch dim is added).
-
-    ``dtype`` defaults to float64; use an integer dtype for ids fed to an Embedding.
-    ``batch_size`` fixes the batch dim (stateful recurrent layers need it).
-    """
-    return InputLayer(shape, dtype, name=name, batch_size=batch_size).inbound_nodes[0].outputs[0]
+__all__ = ["Input", "InputLayer", "Model", "Sequential", "load_model", "topo_nodes"]
 
 
 def topo_nodes(outputs):
@@ -70,6 +47,7 @@ class Model:
         self.name = name or "model"
         self._set_graph(as_list(inputs), as_list(outputs))
         self.optimizer, self.vocab = None, None
+        self.history, self.stop_training = None, False   # set by fit (and its callbacks)
         self._functions = {}
 
     def _set_graph(self, inputs, outputs):
@@ -155,19 +133,39 @@ class Model:
         return input_vars, [memo[id(t)] for t in self.outputs], updates
 
     # -- training API (see fitting.py) ---------------------------------------
-    def compile(self, optimizer="adam", loss="categorical_crossentropy", backend=None):
-        fitting.compile_model(self, optimizer, loss, backend)
+    def compile(self, optimizer="adam", loss="categorical_crossentropy", metrics=None,
+                backend=None):
+        """Choose the optimizer, the loss (one, or one per output), metrics such as
+        ``['accuracy']`` (Keras 1: ``'acc'``) and the backend; a bad choice changes nothing."""
+        fitting.compile_model(self, optimizer, loss, backend, metrics)
 
-    def fit(self, x, y=None, batch_size=32, epochs=1, shuffle=True, validation_split=0.0,
-            validation_data=None, verbose=1, seed=None, steps_per_epoch=None):
+    def fit(self, x, y=None, batch_size=32, epochs=None, shuffle=True, validation_split=0.0,
+            validation_data=None, verbose=1, seed=None, steps_per_epoch=None, callbacks=None,
+            nb_epoch=None, initial_epoch=0):
+        """Train for ``epochs`` (default 1; Keras 1's ``nb_epoch`` too) on arrays, or on a
+        source of ``(x, y)`` batches with ``y=None``; returns the :class:`History`, also
+        kept as ``model.history``. Every array is checked before anything changes."""
         return fitting.fit(self, x, y, batch_size, epochs, shuffle, validation_split,
-                           validation_data, verbose, seed, steps_per_epoch)
+                           validation_data, verbose, seed, steps_per_epoch, callbacks,
+                           nb_epoch, initial_epoch)
 
     def evaluate(self, x, y, batch_size=32, verbose=0):
+        """The loss in inference mode, or ``[loss, ...]`` in ``metrics_names`` order."""
         return fitting.evaluate(self, x, y, batch_size)
 
-    def predict(self, x, batch_size=32, backend=None):
+    def predict(self, x, batch_size=32, backend=None, verbose=0):
         return fitting.predict(self, x, batch_size, backend)
+
+    def train_on_batch(self, x, y):
+        """One update on one batch; returns its loss (and metrics) from before the update."""
+        return fitting.train_on_batch(self, x, y)
+
+    def test_on_batch(self, x, y):
+        """Loss (and metrics) on one batch, in inference mode."""
+        return fitting.evaluate_on_batch(self, x, y)
+
+    def predict_on_batch(self, x):
+        return fitting.predict_on_batch(self, x)
 
     def reset_states(self):
         """Zero the carried states of every stateful layer (Keras' ``reset_states``)."""
@@ -176,7 +174,7 @@ class Model:
                 layer.reset_states()
 
     def summary(self, print_fn=print):
-        summary.print_summary(self, print_fn)
+        summary.print_summary(self, self.layers, print_fn, connections=True)
 
     # -- saving (see saving.py) ------------------------------------------------
     def save_weights(self, path):
@@ -211,6 +209,7 @@ class Sequential(Model):
         self.name = name or "sequential"
         self.inputs, self.outputs, self.nodes, self.layers = [], [], [], []
         self.optimizer, self.vocab, self._functions = None, None, {}
+        self.history, self.stop_training = None, False
         self._stack = []
         for layer in layers or []:
             self.add(layer)
@@ -236,5 +235,52 @@ class Sequential(Model):
         """The layers in order, without the implicit input layer."""
         return list(self._stack)
 
+    def summary(self, print_fn=print):
+        summary.print_summary(self, self.stack, print_fn, connections=False)
+
     def get_config(self):
         return saving.sequential_config(self)
+
+
+# -- rebuilding a saved model -------------------------------------------------------
+def _model_from_config(arch, classes):
+    layers = [saving.layer_from_spec(spec, classes) for spec in arch["layers"]]
+    if arch["class_name"] == "Sequential":
+        return Sequential(layers, name=arch["name"])
+    outputs = []                                    # outputs[node index] = its KTensors
+    decode = lambda v: (outputs[v["tensor"][0]][v["tensor"][1]] if isinstance(v, dict) and "tensor" in v
+                        else [decode(x) for x in v] if isinstance(v, list) else v)
+    for node in arch["nodes"]:
+        layer = layers[node["layer"]]
+        if isinstance(layer, InputLayer):
+            outputs.append(layer.inbound_nodes[0].outputs)
+            continue
+        args = [outputs[n][i] for n, i in node["inputs"]]
+        kwargs = {k: decode(v) for k, v in node["kwargs"].items()}
+        outputs.append(as_list(layer(args if node["multi_input"] else args[0], **kwargs)))
+    pick = lambda refs: [outputs[n][i] for n, i in refs]
+    return Model(pick(arch["inputs"]), pick(arch["outputs"]), name=arch["name"])
+
+
+def load_model(path, custom_objects=None):
+    """Rebuild a model saved with ``model.save(path)``: architecture, weights, vocabulary.
+
+    The file is refused (a :class:`~symrnn.errors.CheckpointError` naming it)
+    if it is missing, corrupt, not a whole-model file, from a newer format
+    version, or holds non-finite weights.
+    """
+    arrays, meta = saving.read_model_file(path)
+    classes = {**saving.layer_classes(), **(custom_objects or {})}
+    try:
+        model = _model_from_config(meta["architecture"], classes)
+    except (KeyError, TypeError, IndexError, ConfigError, ShapeError) as err:
+        raise CheckpointError(f"{path!r} has an unreadable architecture ({err!r})") from None
+    vocab = None
+    if meta.get("vocab") is not None:
+        try:
+            vocab = Vocab.from_list(meta["vocab"])
+        except (SymrnnError, TypeError, ValueError) as err:
+            raise CheckpointError(f"{path!r} has an unreadable vocabulary ({err})") from None
+    saving.load_into(model, arrays, path)
+    model.vocab = vocab
+    return model

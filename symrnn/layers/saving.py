@@ -3,28 +3,40 @@
 A weights file maps parameter names (``"dense_1.W"``) to arrays. A model file
 adds the architecture as JSON (each layer's class name and ``get_config()``,
 plus for functional models the recorded calls) and, if ``model.vocab`` is
-set, the vocabulary as a list of characters. Loading checks every name and
-shape before touching a parameter, so a bad file leaves the model unchanged.
+set, the vocabulary as a list of characters. Both carry their ``format``
+and a format ``version``; a file from a newer version than :data:`VERSION`
+is refused by name rather than half-read. Loading checks every name, shape
+and value before touching a parameter, so a bad file leaves the model
+unchanged. :func:`symrnn.layers.load_model` (in :mod:`.models`, beside the
+model classes) rebuilds a whole model from :func:`read_model_file`.
+
+>>> import os, tempfile, numpy as np
+>>> from symrnn.layers import Dense, Sequential
+>>> model = Sequential([Dense(2, input_shape=(3,), name="d", seed=0)])
+>>> path = os.path.join(tempfile.mkdtemp(), "w.npz")
+>>> model.save_weights(path)
+>>> sorted(read_checked(path, (WEIGHTS_FORMAT, MODEL_FORMAT))[0])
+['d.W', 'd.b']
 """
-from ..errors import CheckpointError, ConfigError, ShapeError
+import numpy as np
+
+from ..errors import CheckpointError, DTypeError, ShapeError
 from ..io import check_shapes, load_arrays, save_arrays
-from .base import KTensor, as_list
+from .base import LAYER_CLASSES, KTensor
 
 WEIGHTS_FORMAT, MODEL_FORMAT = "symrnn-weights", "symrnn-model"
+VERSION = 1   # the newest format version this code writes and reads
 
 
 def layer_classes():
-    """Layer classes a saved model may name; pass ``custom_objects`` for others."""
-    from . import core, noise, recurrent, wrappers
-    from .models import InputLayer
-    classes = (core.Dense, core.Activation, core.Flatten, core.Embedding, core.TimeDistributed,
-               core.Add, noise.Dropout, noise.BatchNormalization, recurrent.SimpleRNN,
-               recurrent.GRU, recurrent.LSTM, wrappers.Bidirectional, InputLayer)
-    return {cls.__name__: cls for cls in classes}
+    """Layer classes a saved model may name (symrnn's own, registered by
+    :class:`~symrnn.layers.base.Layer` subclasses); pass ``custom_objects`` for others."""
+    return dict(LAYER_CLASSES)
 
 
 def set_param_values(params, values):
-    """Set all ``params`` from ``values`` (same order) after checking every shape."""
+    """Set all ``params`` from ``values`` (same order) after checking every shape,
+    dtype and value: a refusal changes no parameter."""
     if len(values) != len(params):
         raise ShapeError(f"the model has {len(params)} weights, got {len(values)}; nothing was changed")
     for p, v in zip(params, values):
@@ -32,8 +44,14 @@ def set_param_values(params, values):
         if tuple(getattr(v, "shape", ())) != want:
             raise ShapeError(f"{p.name} needs shape {want}, got {getattr(v, 'shape', None)}; "
                              "nothing was changed")
+        kind = np.asarray(v).dtype.kind
+        if kind not in "iuf":
+            raise DTypeError(f"{p.name} needs numbers, got dtype {np.asarray(v).dtype}; "
+                             "nothing was changed")
+        if kind == "f" and not np.isfinite(v).all():
+            raise ShapeError(f"{p.name} holds NaN or inf; nothing was changed")
     for p, v in zip(params, values):
-        p.set_value(v.astype(p.dtype))
+        p.set_value(np.asarray(v).astype(p.dtype))
 
 
 def _named_values(model):
@@ -41,18 +59,53 @@ def _named_values(model):
 
 
 def save_weights(model, path):
-    save_arrays(path, _named_values(model), {"format": WEIGHTS_FORMAT})
+    save_arrays(path, _named_values(model), {"format": WEIGHTS_FORMAT, "version": VERSION})
 
 
-def _load_into(model, arrays, path):
+def _check_version(meta, path):
+    version = meta.get("version", 1)   # files from before versions were written are version 1
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{str(path)!r} has an unknown format version {version!r}; "
+                              f"this symrnn reads format versions 1 to {VERSION} (whole numbers)")
+    if version > VERSION:
+        raise CheckpointError(f"{str(path)!r} is {meta.get('format')} version {version}, newer "
+                              f"than this symrnn supports (version {VERSION}); upgrade symrnn "
+                              "to load it")
+
+
+def read_checked(path, formats):
+    """``(arrays, meta)`` of a file whose format is one of ``formats`` and whose version
+    this code reads; a CheckpointError naming the file otherwise."""
+    arrays, meta = load_arrays(path)
+    if meta.get("format") not in formats:
+        hint = ("; use model.load_weights for weights files" if MODEL_FORMAT in formats
+                and meta.get("format") == WEIGHTS_FORMAT
+                else "; pass a file written by model.save_weights or model.save")
+        raise CheckpointError(f"{str(path)!r} is not a {' or '.join(formats)} file (format "
+                              f"{meta.get('format')!r}){hint}")
+    _check_version(meta, path)
+    return arrays, meta
+
+
+def load_into(model, arrays, path):
+    """Check names, shapes and values of ``arrays`` against the model, then set them."""
     params = model.params
     check_shapes({p.name: p.get_value(borrow=True).shape for p in params}, arrays, path)
-    set_param_values(params, [arrays[p.name] for p in params])
+    try:
+        set_param_values(params, [arrays[p.name] for p in params])
+    except ShapeError as err:
+        raise CheckpointError(f"{str(path)!r}: {err}; use an earlier file") from None
 
 
 def load_weights(model, path):
-    arrays, _ = load_arrays(path)
-    _load_into(model, arrays, path)
+    """Weights from a weights file or a whole-model file (same names), checked first."""
+    arrays, _ = read_checked(path, (WEIGHTS_FORMAT, MODEL_FORMAT))
+    load_into(model, arrays, path)
+
+
+def read_model_file(path):
+    """``(arrays, meta)`` of a whole-model file written by :func:`save_model`."""
+    return read_checked(path, (MODEL_FORMAT,))
 
 
 # -- architecture -------------------------------------------------------------
@@ -81,56 +134,18 @@ def functional_config(model):
     }
 
 
-def _layer_from_spec(spec, classes):
+def layer_from_spec(spec, classes):
     name = spec["class_name"]
     if name not in classes:
         raise CheckpointError(f"unknown layer class {name!r} in the saved model; "
                               "pass custom_objects={'" + name + "': TheClass} to load_model")
     config = dict(spec["config"])
     if isinstance(config.get("layer"), dict):      # a wrapper such as TimeDistributed
-        config["layer"] = _layer_from_spec(config["layer"], classes)
+        config["layer"] = layer_from_spec(config["layer"], classes)
     return classes[name](**config)
 
 
-def _model_from_config(arch, classes):
-    from .models import InputLayer, Model, Sequential
-    layers = [_layer_from_spec(spec, classes) for spec in arch["layers"]]
-    if arch["class_name"] == "Sequential":
-        return Sequential(layers, name=arch["name"])
-    outputs = []                                    # outputs[node index] = its KTensors
-    decode = lambda v: (outputs[v["tensor"][0]][v["tensor"][1]] if isinstance(v, dict) and "tensor" in v
-                        else [decode(x) for x in v] if isinstance(v, list) else v)
-    for node in arch["nodes"]:
-        layer = layers[node["layer"]]
-        if isinstance(layer, InputLayer):
-            outputs.append(layer.inbound_nodes[0].outputs)
-            continue
-        args = [outputs[n][i] for n, i in node["inputs"]]
-        kwargs = {k: decode(v) for k, v in node["kwargs"].items()}
-        outputs.append(as_list(layer(args if node["multi_input"] else args[0], **kwargs)))
-    pick = lambda refs: [outputs[n][i] for n, i in refs]
-    return Model(pick(arch["inputs"]), pick(arch["outputs"]), name=arch["name"])
-
-
 def save_model(model, path):
-    meta = {"format": MODEL_FORMAT, "architecture": model.get_config(),
+    meta = {"format": MODEL_FORMAT, "version": VERSION, "architecture": model.get_config(),
             "vocab": model.vocab.to_list() if model.vocab is not None else None}
     save_arrays(path, _named_values(model), meta)
-
-
-def load_model(path, custom_objects=None):
-    """Rebuild a model saved with ``model.save(path)``: architecture, weights, vocabulary."""
-    arrays, meta = load_arrays(path)
-    if meta.get("format") != MODEL_FORMAT:
-        raise CheckpointError(f"{path!r} is not a whole-model file (format {meta.get('format')!r}); "
-                              "use model.load_weights for weights files")
-    classes = {**layer_classes(), **(custom_objects or {})}
-    try:
-        model = _model_from_config(meta["architecture"], classes)
-    except (KeyError, TypeError, IndexError, ConfigError, ShapeError) as err:
-        raise CheckpointError(f"{path!r} has an unreadable architecture ({err!r})") from None
-    _load_into(model, arrays, path)
-    if meta.get("vocab") is not None:
-        from ..data import Vocab
-        model.vocab = Vocab.from_list(meta["vocab"])
-    return model

@@ -4,6 +4,7 @@ Counts are the sizes of each layer's parameters, so they equal Keras' for the
 same model (Embedding(86, 42): 86*42 = 3,612; SimpleRNN(256) on 42 features:
 42*256 + 256*256 + 256 = 76,544; Dense(86) on 256: 256*86 + 86 = 22,102).
 """
+from .inputs import InputLayer
 
 
 def _row(fields, positions):
@@ -27,18 +28,18 @@ def _connections(layer, model_nodes):
     return links
 
 
-def summary_lines(model):
-    from .models import InputLayer, Sequential  # models imports this module
-    sequential = isinstance(model, Sequential)
-    width = 65 if sequential else 98
-    positions = [29, 55, 65] if sequential else [32, 53, 65, 98]
-    header = ["Layer (type)", "Output Shape", "Param #"] + ([] if sequential else ["Connected to"])
-    layers = model.stack if sequential else model.layers
+def summary_lines(model, layers, connections):
+    """Keras' rows for ``layers``: a Sequential's stack (``connections=False``, 65 wide),
+    or a functional model's layers with a 'Connected to' column (98 wide)."""
+    width = 98 if connections else 65
+    positions = [32, 53, 65, 98] if connections else [29, 55, 65]
+    header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connections else [])
     lines = ["_" * width, _row(header, positions), "=" * width]
     for i, layer in enumerate(layers):
         fields = [f"{layer.name} ({type(layer).__name__})", layer.output_shape, layer.count_params()]
-        links = [] if sequential or isinstance(layer, InputLayer) else _connections(layer, model.nodes)
-        if not sequential:
+        links = []
+        if connections:
+            links = [] if isinstance(layer, InputLayer) else _connections(layer, model.nodes)
             fields.append(links[0] if links else "")
         lines.append(_row(fields, positions))
         lines += [_row(["", "", "", link], positions) for link in links[1:]]
@@ -50,6 +51,6 @@ def summary_lines(model):
     return lines
 
 
-def print_summary(model, print_fn=print):
-    for line in summary_lines(model):
+def print_summary(model, layers, print_fn=print, connections=True):
+    for line in summary_lines(model, layers, connections):
         print_fn(line)

@@ -22,7 +22,14 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
-from ..errors import ShapeError
+from ..data.checks import (
+    as_numeric,
+    check_finite,
+    check_ids,
+    check_one_hot,
+    check_whole,
+)
+from ..errors import ConfigError, ShapeError
 from ..graph import losses, updates
 from ..graph.cells import activation, lesson_step
 from ..graph.params import init_array, shared
@@ -126,23 +133,44 @@ class RawLessonModel:
         return np.zeros(self.n_hidden, dtype=self.dtype)
 
     def _check(self, x, name):
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != self.vocab_size:
-            raise ShapeError(f"{name} must be one-hot rows of shape (seq_len, {self.vocab_size}), "
-                             f"got {x.shape}; encode ids with np.eye(vocab_size)[ids]")
-        if not np.all(np.isfinite(x)):
-            raise ShapeError(f"{name} contains NaN or inf")
+        """One-hot rows ``[seq_len >= 1, vocab_size]``, cast to the model's dtype."""
+        x = as_numeric(x, name)
+        if x.ndim != 2 or x.shape[1] != self.vocab_size or x.shape[0] == 0:
+            raise ShapeError(f"{name} must be one-hot rows of shape (seq_len, {self.vocab_size}) "
+                             f"with seq_len >= 1, got {x.shape}; encode ids with "
+                             "np.eye(vocab_size)[ids]")
+        check_finite(x, name)
+        check_one_hot(x, name)
         return x.astype(self.dtype, copy=False)
 
+    def _check_h0(self, h0):
+        if h0 is None:
+            return self.zeros_h0()
+        h0 = as_numeric(h0, "h0")
+        if h0.shape != (self.n_hidden,):
+            raise ShapeError(f"h0 must have shape (n_hidden,) = ({self.n_hidden},), got {h0.shape}")
+        check_finite(h0, "h0")
+        return h0.astype(self.dtype)
+
+    def _check_lr(self, lr):
+        return np.asarray(check_rate(lr, "lr"), self.dtype)
+
     def train_step(self, inp, outp, lr, h0=None):
-        """One SGD step on one sequence; returns the summed error before the step."""
+        """One SGD step on one sequence; returns the summed error before the step.
+
+        Everything is checked before the step: one-hot ``inp`` and ``outp`` of the
+        same length, a finite ``lr >= 0``, ``h0`` of shape ``(n_hidden,)``.
+        """
         inp, outp = self._check(inp, "inp"), self._check(outp, "outp")
-        h0 = self.zeros_h0() if h0 is None else np.asarray(h0, self.dtype)
-        return float(self.train_fn(h0, inp, outp, np.asarray(lr, self.dtype)))
+        if len(inp) != len(outp):
+            raise ShapeError(f"inp has {len(inp)} rows but outp has {len(outp)}; "
+                             "each input character needs one target")
+        lr, h0 = self._check_lr(lr), self._check_h0(h0)
+        return float(self.train_fn(h0, inp, outp, lr))
 
     def predict_proba(self, inp, h0=None):
-        h0 = self.zeros_h0() if h0 is None else np.asarray(h0, self.dtype)
-        return self.predict_fn(h0, self._check(inp, "inp"))
+        inp, h0 = self._check(inp, "inp"), self._check_h0(h0)
+        return self.predict_fn(h0, inp)
 
     def predict_ids(self, inp, h0=None):
         """Argmax decoding: the most likely next character id after each input."""
@@ -180,6 +208,42 @@ class LessonRNN(RawLessonModel):
         return forward(inp, h0, self.params, self.act, unroll)
 
 
+def check_rate(value, name, low=0.0, strict=False):
+    """``value`` as a float that is finite and ``>= low`` (``> low`` if ``strict``)."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+    value = float(value) if ok else value
+    if not ok or not np.isfinite(value) or value < low or (strict and value == low):
+        raise ConfigError(f"{name} must be a finite number {'>' if strict else '>='} {low:g}, "
+                          f"got {value!r}")
+    return value
+
+
+def check_count(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def check_id_sequences(x_ids, y_ids, vocab_size):
+    """``x_ids`` and ``y_ids`` as int arrays ``[n_sequences >= 1, seq_len >= 1]`` of the same
+    shape, every id in ``[0, vocab_size)``; errors name the first bad id and its index."""
+    checked = []
+    for name, ids in (("x_ids", x_ids), ("y_ids", y_ids)):
+        arr = as_numeric(ids, name)
+        if arr.ndim != 2 or 0 in arr.shape:
+            raise ShapeError(f"{name} must be ids of shape (n_sequences, seq_len), both >= 1, "
+                             f"got {arr.shape}")
+        check_finite(arr, name)
+        check_whole(arr, name)
+        check_ids(arr, vocab_size, name, f"the model's {vocab_size} characters; encode text "
+                                         "with the model's vocabulary")
+        checked.append(arr.astype(np.int64))
+    if checked[0].shape != checked[1].shape:
+        raise ShapeError(f"x_ids and y_ids must have the same shape, got {checked[0].shape} "
+                         f"and {checked[1].shape}")
+    return checked
+
+
 def train_lesson(rnn, x_ids, y_ids, lr=0.01, report_every=1000, log=print,
                  lr_decay=1.0, decay_every=1000):
     """The lesson's loop: batch 1, h0 zeros, one call per sequence, mean error
@@ -187,8 +251,15 @@ def train_lesson(rnn, x_ids, y_ids, lr=0.01, report_every=1000, log=print,
 
     ``lr`` is multiplied by ``lr_decay`` after every ``decay_every`` sequences
     (the raw GRU lesson: 0.1 decayed by 0.95 every 1,000); the default 1.0
-    keeps it constant, as in the plain RNN lesson.
+    keeps it constant, as in the plain RNN lesson. All ids and settings are
+    checked before the first sequence trains, so the loop itself calls the
+    compiled function directly.
     """
+    x_ids, y_ids = check_id_sequences(x_ids, y_ids, rnn.vocab_size)
+    lr = check_rate(lr, "lr")
+    report_every = check_count(report_every, "report_every")
+    decay_every = check_count(decay_every, "decay_every")
+    lr_decay = check_rate(lr_decay, "lr_decay", strict=True)
     eye = np.eye(rnn.vocab_size, dtype=rnn.dtype)
     h0, lr_t = rnn.zeros_h0(), np.asarray(lr, rnn.dtype)
     fn, means, running = rnn.train_fn, [], 0.0
