@@ -62,9 +62,9 @@ def lesson():
 
 
 def raw_gru(form):
-    names = (lesson_gru.SEPARATE_GATE_NAMES if form == "separate"
-             else lesson_gru.COMBINED_GATE_NAMES) + lesson_gru.OUTPUT_NAMES
-    weights = {n: det(*lesson_gru._shape(n, V, H), shift=30 + i) for i, n in enumerate(names)}
+    shapes = [(p.name, p.get_value().shape) for p in
+              lesson_gru.gru_lesson_params(V, H, np.random.default_rng(0), form, "float64")]
+    weights = {n: det(*shape, shift=30 + i) for i, (n, shape) in enumerate(shapes)}
     form_step = lesson_gru.FORMS[form][1]
     x = np.eye(V)[np.arange(T) * 2 % V]
     return lambda x_t, h_tm1, *p: form_step(x_t, h_tm1, *p), x, [det(H, shift=40), None], weights
