@@ -12,7 +12,7 @@ LAYERS_DIR = Path(symrnn.layers.__file__).parent
 def test_all_lists_what_users_build_and_train_models_with():
     assert sorted(symrnn.layers.__all__) == sorted([
         "Activation", "Add", "BatchNormalization", "Bidirectional", "Dense", "Dropout",
-        "Embedding", "Flatten", "GRU", "LSTM", "Layer", "SimpleRNN", "TimeDistributed", "merge",
+        "Embedding", "Flatten", "GRU", "LSTM", "Layer", "OneHot", "SimpleRNN", "TimeDistributed", "merge",
         "Input", "Model", "Sequential", "load_model",
         "Callback", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
         "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN"])
