@@ -197,8 +197,8 @@ class Generator:
         first_id, template_id = pt.lscalar("first_id"), pt.lscalar("id_tm1")
         template_states = [state.type() for state in self.states]
         probs, new_states = step_graph(self.layers, self._input(template_id[None]), template_states)
-        logits = logits_of(probs[None])
-        logits = (pt.log(probs) if logits is None else logits[0])
+        logits = logits_of(probs)   # the softmax's input: the loop then skips the softmax
+        logits = (pt.log(probs) if logits is None else logits)[0]
         weights = [v for v in graph_inputs([logits, *new_states]) if isinstance(v, SharedVariable)]
         noise = pt.matrix("gumbel_noise", dtype=logits.dtype)
         inv_temperature = pt.scalar("inv_temperature", dtype=logits.dtype)
@@ -207,8 +207,8 @@ class Generator:
         def step(noise_t, *args):
             # the template step, on this iteration's states, id and weights (scan's strict
             # mode wants every weight passed in, not closed over)
-            states_tm1, (id_tm1, inv_t), weights_in = args[:n_states], args[n_states:n_states + 2], \
-                args[n_states + 2:]
+            states_tm1, weights_in = args[:n_states], args[n_states + 2:]
+            id_tm1, inv_t = args[n_states:n_states + 2]
             replace = {template_id: id_tm1, **dict(zip(template_states, states_tm1)),
                        **dict(zip(weights, weights_in))}
             *states_t, z = clone_replace([*new_states, logits], replace=replace)
@@ -217,6 +217,7 @@ class Generator:
         *stacked, ids = scan_loop(step, [noise], [*self.states, first_id],
                                   [inv_temperature, *weights], name="sample_ids")
         updates = {state: seq[-1] for state, seq in zip(self.states, stacked)}
+        # trusted: sample_ids builds every argument in exactly its type after checking it
         fn = compile_function([first_id, noise, inv_temperature], ids, updates=updates,
                               backend=self.backend, trust_input=True)
         vocab_size = self.model.outputs[0].shape[-1]
@@ -226,7 +227,7 @@ class Generator:
 def step_graph(layers, x, states_tm1):
     """One step of a generator's ``layers`` on input rows ``x`` ``[1, F]`` from the
     symbolic ``states_tm1`` (every recurrent layer's states, in order):
-    ``(output [V], new states)``. :class:`Generator` compiles the same step with
+    ``(output [1, V], new states)``. :class:`Generator` compiles the same step with
     its shared states; this form lets a loop carry the states itself."""
     states_tm1, new_states, updates = list(states_tm1), [], Updates()
     for layer in layers:
@@ -238,7 +239,7 @@ def step_graph(layers, x, states_tm1):
         else:
             inner = layer.layer if isinstance(layer, TimeDistributed) else layer
             x = inner.apply(x, False, updates)
-    return x[0], new_states
+    return x, new_states
 
 
 def gumbel_noise(n_chars, vocab_size, seed=None, dtype="float64"):
