@@ -113,6 +113,12 @@ def test_a_failing_backend_is_a_failed_row_not_a_crash(monkeypatch, capsys):
     assert "second line" not in printed and " symrnn-py " in printed
 
 
+def test_profile_prints_pytensors_op_profile_of_the_training_function(capsys):
+    assert runner.main(["--profile", "--model", "gru", *TINY]) == 0
+    printed = capsys.readouterr().out
+    assert "Function profiling" in printed and "30 calls" in printed
+
+
 # ------------------------------------------------------------------ probes
 
 def fake_probe_command(args, model, impl):

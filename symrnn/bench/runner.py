@@ -185,7 +185,7 @@ def profile_train(args, steps=30):
     with pytensor.config.change_flags(profile=True):
         trainer.prepare(*batch_ids(args.vocab, max(args.batch), max(args.seq), args.seed))
     trainer.train(steps)
-    trainer.fn.profile.summary(n_ops_to_print=15, n_apply_to_print=15)
+    trainer.fn.profile.summary(file=sys.stdout, n_ops_to_print=15, n_apply_to_print=15)
     return 0
 
 
