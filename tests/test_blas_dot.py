@@ -7,9 +7,10 @@ from pytensor.tensor.elemwise import DimShuffle
 from pytensor.tensor.math import Dot
 from pytensor.tensor.shape import Reshape
 
-from symrnn.bench.fastgraph import FastRNN
+from symrnn.bench.spec import compiled_model, twin_weights
 from symrnn.graph import blas_dot
 from symrnn.graph.backend import get_mode
+from symrnn.layers import fitting
 
 
 def op_types(fn):
@@ -91,27 +92,24 @@ def test_flatten_then_transpose_rewrite_is_exact_and_only_when_provable():
         np.testing.assert_array_equal(got_unproven, array.transpose(2, 0, 1).reshape(15, -1))
 
 
-def test_fast_rnn_numba_graph_uses_blas_dot_and_no_transposed_copy():
+def test_layer_model_numba_graph_uses_blas_dot():
     """Graph structure only (building runs the rewrites; Numba compiles at the first call)."""
-    rnn = FastRNN(7, 5, dtype="float64", seed=2, backend="numba")
-    types = op_types(rnn.train_fn)
+    fn = fitting.train_fn(compiled_model(7, "simplernn", 5, 6, "float64", backend="numba", embed=3))
+    types = op_types(fn)
     assert Dot not in types and types.count(blas_dot.BlasDot) >= 3
-    transposes = [n.op.new_order for n in rnn.train_fn.maker.fgraph.toposort()
-                  if isinstance(n.op, DimShuffle)]
-    assert (2, 0, 1) not in transposes
 
 
 @pytest.mark.slow
-def test_fast_rnn_on_numba_trains_like_py():
-    """The batched lesson model, numbers: about 90 s of cold Numba compile, so opt-in
-    (--runslow); tests/test_packaging.py checks a Numba-vs-py training run by default."""
+def test_layer_model_on_numba_trains_like_py():
+    """The CLI's simplernn model, numbers: a cold Numba compile of a training graph, so
+    opt-in (--runslow); tests/test_packaging.py checks a Numba-vs-py training run by default."""
     rng = np.random.default_rng(3)
-    x, y = rng.integers(0, 7, (4, 6)), rng.integers(0, 7, (4, 6))
+    x, y = rng.integers(0, 7, (4, 6)).astype("int32"), rng.integers(0, 7, (4, 6))
     results = []
     for backend in ("py", "numba"):
-        rnn = FastRNN(7, 5, dtype="float64", seed=2, backend=backend)
-        errors = [rnn.train_step(x, y, lr=0.1) for _ in range(3)]
-        results.append((errors, rnn.get_params()))
+        model = compiled_model(7, "simplernn", 5, 6, "float64", backend=backend, lr=0.1, embed=3)
+        errors = [float(fitting.train_fn(model)(x, y)[0]) for _ in range(3)]
+        results.append((errors, twin_weights(model)))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
     for name, value in results[0][1].items():
         np.testing.assert_allclose(value, results[1][1][name], rtol=1e-10, atol=1e-13, err_msg=name)

@@ -1,25 +1,20 @@
-"""Time to the first printed loss of the README's main job (``symrnn train``), cold and warm.
+"""The README main job (``symrnn train``, default model) timed to its first loss and to its end.
 
-Run with ``symrnn bench --main-job`` (or ``python -m symrnn.bench.mainjob``).
-Each run is a subprocess whose PyTensor ``base_compiledir`` (where PyTensor 3
-keeps its Numba cache) and ``NUMBA_CACHE_DIR`` live in a fresh temporary
-directory, so "cold" means nothing compiled yet, on this machine, for this
-process tree:
+Run with ``symrnn bench --main-job``. Each run is a fresh ``python -m symrnn
+train`` process whose caches (PyTensor's ``base_compiledir``, which holds its
+Numba cache, and ``NUMBA_CACHE_DIR``) live in one temporary directory:
 
-1. ``auto, cold``: the default ``symrnn train`` on an empty cache. Reports the
-   first loss, when numba took over (if it did before the job ended) and the
-   whole job.
-2. ``background compile``: the same configuration's numba functions compiled
-   to completion (``python -m symrnn.tiering`` with the request the first run
-   logged), as a finished first run would have.
-3. ``auto, warm``: ``symrnn train`` again on that cache (numba from the start).
-4. ``numba, cold``: ``symrnn train --backend numba`` on another empty cache:
-   the behaviour without tiers, for comparison.
+1. ``cold``: nothing compiled yet: the job compiles its Numba training
+   function before its first step;
+2. ``warm``: the same caches again, in a new process and run directory, as a
+   second ``symrnn train`` of the same configuration finds them.
 
-The job's output is read in raw chunks (tqdm redraws with ``\\r``), and a loss
-counts as printed when ``loss=<number>`` first arrives.
+The job's output is read in raw chunks (its progress bar redraws with
+``\\r``), and a loss counts as printed when ``loss=<number>`` first arrives.
+
+>>> train_command("/tmp/run")[1:4]
+['-m', 'symrnn', 'train']
 """
-import json
 import os
 import re
 import subprocess
@@ -27,10 +22,9 @@ import sys
 import tempfile
 import time
 
-from .runner import probe_env
+from .probes import probe_env
 
 LOSS = re.compile(rb"loss[=:]\s*\d+\.\d")
-SWITCH = re.compile(rb"switched to the numba backend")
 
 
 def cache_env(cache_dir):
@@ -42,63 +36,43 @@ def cache_env(cache_dir):
     return env
 
 
-def timed_job(cmd, env):
-    """Run ``cmd``; seconds to the first loss, to the switch to numba, and to the end."""
+def timed_job(command, env):
+    """Run ``command``: seconds to the first loss and to the end, exit code, output tail."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    seen, first_loss, switch = b"", None, None
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    seen, first_loss = b"", None
     while True:
         chunk = os.read(proc.stdout.fileno(), 65536)
         if not chunk:
             break
-        now = time.perf_counter() - start
         seen = (seen + chunk)[-4096:]
         if first_loss is None and LOSS.search(seen):
-            first_loss = now
-        if switch is None and SWITCH.search(seen):
-            switch = now
+            first_loss = time.perf_counter() - start
     code = proc.wait()
-    return {"exit": code, "first_loss_s": first_loss, "switch_s": switch,
-            "total_s": time.perf_counter() - start, "tail": seen.decode(errors="replace")[-300:]}
+    return {"exit": code, "first_loss_s": first_loss, "total_s": time.perf_counter() - start,
+            "tail": seen.decode(errors="replace")[-300:]}
 
 
-def train_cmd(run_dir, *extra):
-    return [sys.executable, "-m", "symrnn.app.cli", "train", "--run-dir", run_dir, *extra]
-
-
-def logged_request(run_dir):
-    """The background compile's request, from the first line of its log."""
-    with open(os.path.join(run_dir, "background-compile.log")) as f:
-        return json.loads(f.readline())
+def train_command(run_dir, *extra):
+    """``symrnn train`` with its defaults, writing into ``run_dir``."""
+    return [sys.executable, "-m", "symrnn", "train", "--run-dir", run_dir, *extra]
 
 
 def main():
     rows = []
     with tempfile.TemporaryDirectory(prefix="symrnn-mainjob-") as tmp:
-        env = cache_env(f"{tmp}/cache-auto")
-        rows.append({"run": "auto, cold", **timed_job(train_cmd(f"{tmp}/run-cold"), env)})
-        request = logged_request(f"{tmp}/run-cold")
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "symrnn.tiering", json.dumps(request)],
-                              env=env, capture_output=True, text=True)
-        rows.append({"run": "background compile", "exit": done.returncode,
-                     "total_s": time.perf_counter() - start, "tail": done.stdout[-300:] + done.stderr[-300:]})
-        rows.append({"run": "auto, warm", **timed_job(train_cmd(f"{tmp}/run-warm"), env)})
-        env_numba = cache_env(f"{tmp}/cache-numba")
-        rows.append({"run": "numba, cold", **timed_job(train_cmd(f"{tmp}/run-numba", "--backend", "numba"),
-                                                      env_numba)})
+        env = cache_env(f"{tmp}/cache")
+        for state in ("cold", "warm"):
+            rows.append({"caches": state, **timed_job(train_command(f"{tmp}/run-{state}"), env)})
     print_rows(rows)
     return 0 if all(r["exit"] == 0 for r in rows) else 1
 
 
 def print_rows(rows):
     fmt = lambda v: "-" if v is None else f"{v:.1f} s"
-    print("README main job (symrnn train), each in a fresh process; caches in a fresh temporary dir")
-    print(f"  {'run':<20} {'first loss':>11} {'numba from':>11} {'whole job':>10}")
+    print("README main job (python -m symrnn train: default model and settings), each in a fresh "
+          "process; caches in a fresh temporary directory")
+    print(f"  {'caches':<8} {'first loss':>11} {'whole job':>10}")
     for r in rows:
-        print(f"  {r['run']:<20} {fmt(r.get('first_loss_s')):>11} {fmt(r.get('switch_s')):>11} "
-              f"{fmt(r['total_s']):>10}" + ("" if r["exit"] == 0 else f"  FAILED ({r['exit']}): {r['tail']}"))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        print(f"  {r['caches']:<8} {fmt(r.get('first_loss_s')):>11} {fmt(r['total_s']):>10}"
+              + ("" if r["exit"] == 0 else f"  FAILED ({r['exit']}): {r['tail']}"))

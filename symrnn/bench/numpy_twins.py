@@ -1,132 +1,112 @@
-"""A batched, by-hand numpy twin of the lesson RNN, for the benchmark.
+"""The benchmarked models by hand in numpy: forward, backward, SGD and one generation step.
 
-:mod:`symrnn.lesson.numpy_rnn` is the readable oracle for one sequence; this is the
-same maths written the way a speed-minded numpy programmer would: batch-major
-data ``[B, T]`` (ids) or ``[B, T, V]`` (one-hot), time-major work arrays,
-every matmul outside the time loop except the recurrence, SGD in place, and one
-dtype throughout. The error is the summed cross-entropy of each sequence
-averaged over the batch, so at ``B = 1`` it is the lesson's error.
+Each function takes the model's weights keyed by role
+(:func:`symrnn.bench.spec.twin_weights`) and the model's name, and computes
+what the layer model of that name computes:
 
-Parameters are a dict in :data:`symrnn.lesson.numpy_rnn.PARAM_NAMES` order (with
-biases), e.g. from :func:`symrnn.lesson.numpy_rnn.init_params`.
+1. the input rows: ``E[ids]`` (an embedding lookup) for ``simplernn``, ``gru``
+   and ``lstm``; one-hot rows of the ids for ``lesson`` (its ``OneHot`` layer);
+2. ``xw = rows . W_x + b`` for every step in one matmul;
+3. the recurrence (:mod:`symrnn.bench.numpy_cells`), from zero states;
+4. logits ``hs . W_y + b_y`` for every step in one matmul, softmax, and the
+   sparse cross-entropy averaged over all ``B * T`` characters (the CLI's
+   default ``--loss mean``);
+5. backward through the same steps, and SGD ``w -= lr * dw`` in place.
+
+Work arrays are time-major; every matmul except the recurrence's runs once
+per step over all ``B * T`` rows, and the arrays stay in the weights' dtype.
 
 >>> import numpy as np
->>> from symrnn.lesson.numpy_rnn import init_params
->>> p = init_params(5, 4, np.random.default_rng(0))
+>>> from symrnn.bench.spec import compiled_model, twin_weights
+>>> model = compiled_model(5, "lstm", hidden=4, seq_len=3, dtype="float64", backend="py")
+>>> w = twin_weights(model)
 >>> ids = np.array([[1, 2, 3], [0, 4, 4]])
->>> err, grads = loss_and_grads(p, ids, np.roll(ids, -1, axis=1), np.zeros((2, 4)))
->>> sorted(grads) == sorted(p)
-True
+>>> loss, grads = loss_and_grads(w, "lstm", ids, np.roll(ids, -1, axis=1))
+>>> sorted(grads) == sorted(w), bool(0 < loss < 3)
+(True, True)
 """
 import numpy as np
 
-from ..errors import ConfigError
-from ..lesson.numpy_rnn import softmax
-
-_ACTS = {"relu": (lambda a: np.maximum(a, 0, out=a), lambda h: h > 0),
-         "tanh": (lambda a: np.tanh(a, out=a), lambda h: 1 - h * h)}
+from .numpy_cells import CELLS
+from .spec import CELL, uses_embedding
 
 
-def _is_ids(x):
-    return np.issubdtype(np.asarray(x).dtype, np.integer)
+def input_rows(weights, model, ids_tm):
+    """Time-major input rows ``[T, B, F]`` of time-major ids ``[T, B]``."""
+    if uses_embedding(model):
+        return weights["E"][ids_tm]                      # a lookup: a fresh copy
+    return np.eye(len(weights["W_x"]), dtype=weights["W_x"].dtype)[ids_tm]
 
 
-def projected(W, bias, x):
-    """``x . W + bias`` for every step, time-major ``[T, B, width]``: a row lookup for
-    ids, one matmul for one-hot rows. A fresh array the caller may overwrite."""
-    x_tm = np.swapaxes(x, 0, 1)                       # [T, B] or [T, B, V]
-    if _is_ids(x):
-        xw = W[x_tm]                                  # row lookup, a copy
-    else:
-        xw = (x_tm.reshape(-1, x_tm.shape[-1]) @ W).reshape(*x_tm.shape[:2], -1)
-    xw += bias
-    return xw
+def forward(weights, model, x):
+    """``(logits [T*B, V], hs [T, B, H], rows [T, B, F], cell cache)`` for ids ``x [B, T]``."""
+    rows = input_rows(weights, model, np.swapaxes(x, 0, 1))
+    xw = (_flat(rows) @ weights["W_x"]).reshape(*rows.shape[:2], -1)
+    xw += weights["b"]
+    hs, cache = CELLS[CELL[model]].forward(xw, weights["W_h"])
+    logits = _flat(hs) @ weights["W_y"]
+    logits += weights["b_y"]
+    return logits, hs, rows, cache
 
 
-def forward(params, x, h0, act="relu"):
-    """Time-major hidden states ``[T, B, H]`` and logits ``[T*B, V]``."""
-    fn, _ = _act(act)
-    W_h = params["W_h"]
-    xw = projected(params["W_x"], params["b_x"] + params["b_h"], x)
-    h_tm1 = h0
-    for t in range(len(xw)):                          # the recurrence, in place over xw
-        xw[t] += h_tm1 @ W_h
-        h_tm1 = fn(xw[t])
-    hs = xw
-    return hs, hs.reshape(-1, hs.shape[-1]) @ params["W_y"] + params["b_y"]
+def _flat(a):
+    return a.reshape(-1, a.shape[-1])
 
 
-def _act(name):
-    try:
-        return _ACTS[name]
-    except KeyError:
-        raise ConfigError(f"unknown activation {name!r}; use one of {sorted(_ACTS)}") from None
-
-
-def _target_ids(y):
-    y_tm = np.swapaxes(y, 0, 1)
-    return (y_tm if _is_ids(y) else y_tm.argmax(axis=-1)).reshape(-1)
-
-
-def loss_and_grads(params, x, y, h0, act="relu"):
-    """Forward and BPTT for a batch: ``(error, grads)`` with ``error`` a float."""
-    _, act_grad = _act(act)
-    hs, logits = forward(params, x, h0, act)
-    error, dlogits = softmax_error_grad(logits, y, len(x))
-    n_steps, _, n_hidden = hs.shape
-    hs2d = hs.reshape(-1, n_hidden)
-    dh_out = (dlogits @ params["W_y"].T).reshape(hs.shape)
-    dpre, dh_next, W_hT = dh_out, np.zeros_like(h0), params["W_h"].T
-    for t in reversed(range(n_steps)):                # BPTT, in place over dh_out
-        dpre[t] += dh_next
-        dpre[t] *= act_grad(hs[t])
-        dh_next = dpre[t] @ W_hT
-    dpre2d = dpre.reshape(-1, n_hidden)
-    h_prev = np.concatenate([h0[None], hs[:-1]]).reshape(-1, n_hidden)
-    db = dpre2d.sum(axis=0)
-    grads = {"W_h": h_prev.T @ dpre2d, "b_h": db, "W_x": _input_grad(params, x, dpre2d),
-             "b_x": db.copy(), "W_y": hs2d.T @ dlogits, "b_y": dlogits.sum(axis=0)}
-    return float(error), grads
-
-
-def softmax_error_grad(logits, y, batch):
-    """``(error, d error / d logits)`` of the summed cross-entropy over ``batch``
-    sequences; ``logits`` ``[T*B, V]`` time-major, overwritten by the gradient."""
-    rows, ids = np.arange(len(logits)), _target_ids(y)
-    logits -= logits.max(axis=1, keepdims=True)       # stable softmax, in place
+def mean_xent_grad(logits, targets_tm):
+    """``(loss, d loss / d logits)``: sparse cross-entropy averaged over the rows of
+    ``logits`` ``[N, V]`` (overwritten by the gradient) at time-major targets ``[T, B]``."""
+    rows, ids = np.arange(len(logits)), targets_tm.reshape(-1)
+    logits -= logits.max(axis=1, keepdims=True)          # a stable softmax, in place
     probs = np.exp(logits, out=logits)
     probs /= probs.sum(axis=1, keepdims=True)
-    error = -np.log(probs[rows, ids]).sum() / batch
+    loss = -np.log(probs[rows, ids]).mean()
     probs[rows, ids] -= 1
-    probs /= batch
-    return float(error), probs
+    probs /= len(probs)
+    return float(loss), probs
 
 
-def _input_grad(params, x, dpre2d, name="W_x"):
-    """Gradient of the input weights ``params[name]`` from ``d pre-activation`` rows."""
-    x_tm = np.swapaxes(x, 0, 1)
-    if not _is_ids(x):
-        return x_tm.reshape(-1, x_tm.shape[-1]).T @ dpre2d
-    dW_x = np.zeros_like(params[name])
-    np.add.at(dW_x, x_tm.reshape(-1), dpre2d)         # a repeated id must accumulate
-    return dW_x
+def loss_and_grads(weights, model, x, y):
+    """The loss of ids ``x`` against targets ``y`` (both ``[B, T]``) and every weight's
+    gradient, keyed like ``weights``."""
+    logits, hs, rows, cache = forward(weights, model, x)
+    loss, dlogits = mean_xent_grad(logits, np.swapaxes(y, 0, 1))
+    dh_out = (dlogits @ weights["W_y"].T).reshape(hs.shape)
+    dxw, dW_h = CELLS[CELL[model]].backward(dh_out, hs, cache, weights["W_h"])
+    dxw2d, rows2d = _flat(dxw), _flat(rows)
+    grads = {"W_x": rows2d.T @ dxw2d, "W_h": dW_h, "b": dxw2d.sum(axis=0),
+             "W_y": _flat(hs).T @ dlogits, "b_y": dlogits.sum(axis=0)}
+    if uses_embedding(model):
+        grads["E"] = np.zeros_like(weights["E"])
+        # a repeated id must accumulate its rows' gradients
+        np.add.at(grads["E"], np.swapaxes(x, 0, 1).reshape(-1), dxw2d @ weights["W_x"].T)
+    return loss, grads
 
 
-def sgd_(params, grads, lr):
-    """``w -= lr * g`` in place for every parameter (the benchmark's update)."""
-    for name, g in grads.items():
+def sgd_(weights, grads, lr):
+    """``w -= lr * g`` in place for every weight."""
+    for role, g in grads.items():
         g *= lr
-        params[name] -= g
+        weights[role] -= g
 
 
-def train_step(params, x, y, h0, lr, act="relu"):
-    """One in-place SGD step; returns the error before it."""
-    error, grads = loss_and_grads(params, x, y, h0, act)
-    sgd_(params, grads, params["W_h"].dtype.type(lr))
-    return error
+def train_step(weights, model, x, y, lr):
+    """One in-place SGD step on ids ``x`` and targets ``y``; returns the loss before it."""
+    loss, grads = loss_and_grads(weights, model, x, y)
+    sgd_(weights, grads, weights["W_h"].dtype.type(lr))
+    return loss
 
 
-def generate_step(params, x_id, h_tm1, act="relu"):
-    """One step of generation: ``(probs [V], h_t [H])`` after character ``x_id``."""
-    h_t = _act(act)[0](params["W_x"][x_id] + params["b_x"] + params["b_h"] + h_tm1 @ params["W_h"])
-    return softmax(h_t @ params["W_y"] + params["b_y"]), h_t
+def zero_states(weights, model):
+    """Generation's starting states: ``[h]`` (or ``[h, c]`` for an LSTM), each ``[1, H]``."""
+    zeros = np.zeros((1, len(weights["W_h"])), weights["W_h"].dtype)
+    return [zeros] * CELLS[CELL[model]].n_states
+
+
+def generate_step(weights, model, x_id, states):
+    """One character: ``(next-character probabilities [V], new states)`` after ``x_id``."""
+    row = weights["E"][x_id] @ weights["W_x"] if uses_embedding(model) else weights["W_x"][x_id]
+    states = CELLS[CELL[model]].step((row + weights["b"])[None], states, weights["W_h"])
+    logits = states[0][0] @ weights["W_y"] + weights["b_y"]
+    probs = np.exp(logits - logits.max())
+    return probs / probs.sum(), states

@@ -19,13 +19,30 @@ layers, and per-step layers (``Dense``, ``TimeDistributed(Dense)``,
 >>> probs = gen.feed([1, 2, 3])
 >>> probs.shape, bool(np.isclose(probs.sum(), 1.0))
 ((4,), True)
+
+:meth:`Generator.sample_ids` draws ``n`` characters in ONE compiled call (a
+loop over the same one-step graph, each drawn id fed back in), for when the
+per-call cost matters more than the step's arithmetic:
+
+>>> gen.reset()
+>>> ids = gen.sample_ids(6, first_id=1)          # greedy: the argmax every step
+>>> gen.reset()
+>>> ids.tolist() == [int(np.argmax(gen.feed([i]))) for i in [1, *ids[:-1]]]
+True
 """
+from functools import cached_property
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.replace import clone_replace
+from pytensor.graph.traversal import graph_inputs
 
 from ..data.sampling import check_temperature, sample_index
-from ..errors import ConfigError
+from ..errors import ConfigError, ShapeError
+from ..graph.losses import logits_of
+from ..graph.recurrent import scan_loop
 from ..graph.training import compile_function
 from .base import Updates
 from .core import Activation, Dense, Embedding, OneHot, TimeDistributed
@@ -72,6 +89,7 @@ class Generator:
         self.vocab_size = self._vocab_size(layers[0])      # ids feed accepts: [0, vocab_size)
         self.n_outputs = layers[-1].output_shape[-1]        # ids sample can draw
         self.states = []                       # shared (1, units) per carried state
+        self.backend = backend
         self._step = self._compile(backend)
 
     @staticmethod
@@ -161,3 +179,112 @@ class Generator:
             out.append(sample_index(probs, rng, temperature))
             probs = self.feed(out[-1:])
         return vocab.decode(out)
+
+    # -- n characters per call ---------------------------------------------------
+    def sample_ids(self, n_chars, first_id, temperature=None, seed=None):
+        """The ``n_chars`` ids that follow ``first_id``, drawn in ONE compiled call.
+
+        Each id is ``argmax(z / temperature + g)``, with ``z`` the step's logits
+        and ``g`` standard Gumbel noise (:func:`gumbel_noise` with ``seed``):
+        a draw from ``softmax(z / temperature)`` (the Gumbel-max trick), so
+        the whole draw is an argmax inside the compiled loop and the noise
+        comes in as a sequence. ``temperature=None`` is greedy (no noise).
+        The drawn id is fed back in as the next input, as :meth:`feed` would.
+
+        Starts from the states the previous calls left (:meth:`reset` starts
+        afresh) and leaves its last states there, so it mixes with :meth:`feed`.
+        Returns an int64 array of ``n_chars`` ids. The per-call loop
+        ``feed([id])`` with the same noise draws the same ids.
+        """
+        n_chars = _check_count(n_chars)
+        first_id = _check_id(first_id, self.input_size)
+        check_temperature(temperature)
+        fn, vocab_size, dtype = self._sampler
+        if temperature is None:
+            noise, inv_temperature = np.zeros((n_chars, vocab_size), dtype), 1.0
+        else:
+            noise, inv_temperature = gumbel_noise(n_chars, vocab_size, seed, dtype), 1.0 / temperature
+        return fn(np.asarray(first_id, "int64"), noise, np.asarray(inv_temperature, dtype))
+
+    @property
+    def input_size(self):
+        """How many input ids the first layer takes (its vocabulary size)."""
+        first = self.layers[0]
+        if isinstance(first, (Embedding, OneHot)):
+            return first.input_dim
+        return first.W_x.get_value(borrow=True).shape[0]
+
+    @cached_property
+    def _sampler(self):
+        """``(compiled sampler, vocabulary size, dtype)``: a loop over the one-step graph
+        (:func:`step_graph`) with the states carried in and out of :attr:`states`."""
+        first_id, template_id = pt.lscalar("first_id"), pt.lscalar("id_tm1")
+        template_states = [state.type() for state in self.states]
+        probs, new_states = step_graph(self.layers, self._input(template_id[None]), template_states)
+        logits = logits_of(probs)   # the softmax's input: the loop then skips the softmax
+        logits = (pt.log(probs) if logits is None else logits)[0]
+        weights = [v for v in graph_inputs([logits, *new_states]) if isinstance(v, SharedVariable)]
+        noise = pt.matrix("gumbel_noise", dtype=logits.dtype)
+        inv_temperature = pt.scalar("inv_temperature", dtype=logits.dtype)
+        n_states = len(self.states)
+
+        def step(noise_t, *args):
+            # the template step, on this iteration's states, id and weights (scan's strict
+            # mode wants every weight passed in, not closed over)
+            states_tm1, weights_in = args[:n_states], args[n_states + 2:]
+            id_tm1, inv_t = args[n_states:n_states + 2]
+            replace = {template_id: id_tm1, **dict(zip(template_states, states_tm1)),
+                       **dict(zip(weights, weights_in))}
+            *states_t, z = clone_replace([*new_states, logits], replace=replace)
+            return [*states_t, pt.argmax(z * inv_t + noise_t).astype("int64")]
+
+        *stacked, ids = scan_loop(step, [noise], [*self.states, first_id],
+                                  [inv_temperature, *weights], name="sample_ids")
+        updates = {state: seq[-1] for state, seq in zip(self.states, stacked)}
+        # trusted: sample_ids builds every argument in exactly its type after checking it
+        fn = compile_function([first_id, noise, inv_temperature], ids, updates=updates,
+                              backend=self.backend, trust_input=True)
+        vocab_size = self.model.outputs[0].shape[-1]
+        return fn, vocab_size, logits.dtype
+
+
+def step_graph(layers, x, states_tm1):
+    """One step of a generator's ``layers`` on input rows ``x`` ``[1, F]`` from the
+    symbolic ``states_tm1`` (every recurrent layer's states, in order):
+    ``(output [1, V], new states)``. :class:`Generator` compiles the same step with
+    its shared states; this form lets a loop carry the states itself."""
+    states_tm1, new_states, updates = list(states_tm1), [], Updates()
+    for layer in layers:
+        if isinstance(layer, Recurrent):
+            mine, states_tm1 = states_tm1[:layer.n_states], states_tm1[layer.n_states:]
+            new = layer.one_step(x, mine)
+            new_states += new
+            x = new[0]
+        else:
+            inner = layer.layer if isinstance(layer, TimeDistributed) else layer
+            x = inner.apply(x, False, updates)
+    return x, new_states
+
+
+def gumbel_noise(n_chars, vocab_size, seed=None, dtype="float64"):
+    """``[n_chars, vocab_size]`` standard Gumbel draws from ``np.random.default_rng(seed)``:
+    the noise :meth:`Generator.sample_ids` adds to the scaled logits. Same seed, same noise.
+
+    >>> gumbel_noise(2, 3, seed=0).shape, gumbel_noise(2, 3, seed=0, dtype="float32").dtype.name
+    ((2, 3), 'float32')
+    """
+    return np.random.default_rng(seed).gumbel(size=(n_chars, vocab_size)).astype(dtype)
+
+
+def _check_count(n_chars):
+    if isinstance(n_chars, bool) or not isinstance(n_chars, (int, np.integer)) or n_chars < 1:
+        raise ConfigError(f"n_chars must be a positive integer, got {n_chars!r}")
+    return int(n_chars)
+
+
+def _check_id(first_id, size):
+    if isinstance(first_id, bool) or not isinstance(first_id, (int, np.integer)) \
+            or not 0 <= first_id < size:
+        raise ShapeError(f"first_id must be an integer id in [0, {size}), got {first_id!r}; "
+                         "encode characters with the model's vocabulary")
+    return int(first_id)

@@ -1,0 +1,94 @@
+"""Printing the bench's rows (the JSON output holds the same dicts).
+
+>>> fmt(None, ".2f"), fmt(1.234, ".2f")
+('-', '1.23')
+"""
+from .spec import CELL, uses_embedding
+
+LAYER_NAMES = {"simple": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
+
+
+def fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def describe_model(model, sizes):
+    """The layer stack, as ``symrnn train --model MODEL`` builds it."""
+    first = (f"Embedding({sizes['vocab']}, {sizes['embed']})" if uses_embedding(model)
+             else f"OneHot({sizes['vocab']})")
+    act = "relu, " if CELL[model] == "simple" else "sigmoid gates, "
+    return (f"{first} -> {LAYER_NAMES[CELL[model]]}({sizes['hidden']}, {act}"
+            f"{sizes['dtype']}) -> TimeDistributed(Dense({sizes['vocab']}, softmax)); sparse "
+            "cross-entropy mean; SGD")
+
+
+def print_header(info):
+    print(f"symrnn bench: python {info['python']}, numpy {info['numpy']}, pytensor {info['pytensor']}, "
+          f"torch {info['torch'] or 'not installed'}, BLAS threads {info['threads']}, "
+          f"{info['cpus']} CPUs, malloc "
+          f"{'keeps freed memory' if info['malloc_keeps_freed_memory'] else 'system default'}")
+    print("symrnn times symrnn.layers.fitting.train_fn(model) (what fit and symrnn train call) "
+          "with trust_input=True, inputs int32 ids and int64 targets")
+
+
+def print_model(result):
+    model = result["model"]
+    print(f"\n=== --model {model}: {describe_model(model, result['sizes'])}")
+    print_failures(result["failures"])
+    print_train(result["train"])
+    print_bounds(result["bounds"])
+    print_generate(result["generate"])
+    print_first_steps(result["first_step_s"])
+
+
+def print_failures(rows):
+    for row in rows:
+        print(f"  FAILED {row['impl']} ({row['stage']}): {row['error']}")
+
+
+def print_train(rows):
+    print("\nTraining chars/s (forward + backward + SGD), median of rounds; x torch, x numpy: "
+          "median over theirs")
+    print(f"{'seq':>4} {'batch':>5} {'impl':<14} {'median':>9} {'min-max':>19} {'x torch':>8} "
+          f"{'x numpy':>8} {'of bound':>8}")
+    for r in rows:
+        print(f"{r['seq']:>4} {r['batch']:>5} {r['impl']:<14} {r['median']:>9.0f} "
+              f"{r['min']:>9.0f}-{r['max']:<9.0f} {fmt(r['x_torch'], '8.2f')} "
+              f"{fmt(r['x_numpy'], '8.2f')} {r['frac_bound']:>8.2f}")
+
+
+def print_bounds(rows):
+    print("FLOP bound: matmul FLOPs per char over numpy's matmul speed at this step's shapes "
+          "(symrnn.bench.flops)")
+    for b in rows:
+        print(f"  seq {b['seq']:>3} batch {b['batch']:>3}: {b['flops_per_char']:,} FLOP/char, "
+              f"{b['matmul_gflops']:.1f} GFLOP/s -> {b['chars_per_s']:,.0f} chars/s")
+
+
+def print_generate(rows):
+    print("\nGeneration chars/s (greedy, state carried; 1/call: one character per call, n/call: a "
+          "round in one call)")
+    for r in rows:
+        same = "" if r.get("same_chars") is None else \
+            f"  same chars as 1/call: {'yes' if r['same_chars'] else 'NO'}"
+        print(f"  {r['impl']:<20} {r['median']:>9.0f}  ({r['min']:.0f}-{r['max']:.0f})  "
+              f"x torch {fmt(r['x_torch'], '.2f')}  x numpy {fmt(r['x_numpy'], '.2f')}{same}")
+
+
+def print_first_steps(first_steps):
+    print("\nIn-process build + first call seconds (Numba compiles at the first call):")
+    for name, by_case in first_steps.items():
+        print(f"  {name:<20} " + ", ".join(f"{case} {seconds:.1f}" for case, seconds in by_case.items()))
+
+
+def print_probes(rows):
+    print("\nCompile probes: a fresh process per row, from its start to its first training step "
+          "(cold: fresh base_compiledir + NUMBA_CACHE_DIR; warm: the same dirs, a new process)")
+    for r in rows:
+        label = f"  {r['model']:<10} {r['impl']:<14} {r['cache']:<5}"
+        if "error" in r:
+            print(f"{label} FAILED: {r['error']}")
+            continue
+        print(f"{label} first step after {r['first_step_s']:.1f} s (in-process "
+              f"{r['in_process_first_step_s']:.1f} s), next step {r['next_step_s'] * 1e3:.0f} ms, "
+              f"peak RSS {r['maxrss_mb']:.0f} MB")
