@@ -18,6 +18,7 @@ from pytensor.compile.mode import Mode, get_mode as _pytensor_mode
 
 from . import blas_dot
 from .errors import ConfigError
+from .graph import expansion, numba_dispatch
 
 BACKENDS = ("numba", "c", "py", "jax", "auto")
 DEFAULT_BACKEND = "numba"
@@ -40,6 +41,7 @@ def check_backend(name):
 def get_mode(name=None):
     """The PyTensor ``Mode`` for a backend name (``None``: the default)."""
     name = check_backend(name)
+    expansion.register()    # recurrence ops run as their scan graphs (symrnn.graph.expansion)
     if name == "c":
         return Mode(linker="cvm", optimizer="fast_run")
     if name == "py":
@@ -48,4 +50,6 @@ def get_mode(name=None):
         name = "numba"
     if name == "numba":
         blas_dot.enable()   # strides-aware matrix products (see symrnn.blas_dot)
+        # recurrence ops run their fused kernels (symrnn.graph.numba_dispatch)
+        return numba_dispatch.keeping_recurrences(_pytensor_mode("NUMBA"))
     return _pytensor_mode(name.upper())

@@ -54,7 +54,7 @@ from pytensor.tensor.math import Sum
 
 from . import losses, updates
 from .backend import check_backend
-from .cells import activation, from_output_grad, simple_step
+from .cells import activation, relu_saving_mask, simple_step
 from .errors import ConfigError, ShapeError
 from .recurrent import loop
 from .sampling import check_temperature
@@ -126,23 +126,6 @@ def output_logits(hs, W_y, b_y):
     """``hs . W_y + b_y`` for all steps (and sequences) in one 2-d matmul."""
     flat = pt.dot(hs.reshape((-1, hs.shape[-1])), W_y) + b_y
     return flat.reshape((*[hs.shape[i] for i in range(hs.ndim - 1)], W_y.shape[1]))
-
-
-def _relu_grad_from_output(inputs, outputs, output_grads):
-    return [output_grads[0] * (outputs[0] > 0)]
-
-
-def relu_saving_mask(pre):
-    """``max(pre, 0)`` whose gradient reads the mask off the output (``h > 0``).
-
-    PyTensor's own gradient of ``maximum`` compares the output with its input,
-    so the backward scan recomputes the step's input ``xw_t + h_tm1 . W_h``: one
-    extra GEMM per step. Scan's gradient already swaps the step's output for
-    the saved forward value, so a gradient written in terms of the output costs
-    nothing. Same values except at ``pre == 0`` exactly (mask 0 instead of 1,
-    as :mod:`symrnn.numpy_rnn` does).
-    """
-    return from_output_grad(pre, lambda t: pt.maximum(t, 0), _relu_grad_from_output, "relu")
 
 
 def hoisted_forward(x, h0, params, act="relu", unroll=False, projection="lookup"):
