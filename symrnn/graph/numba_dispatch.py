@@ -16,12 +16,14 @@ registered on import; :func:`enable` registers once per process.
 """
 from functools import lru_cache
 from hashlib import sha256
+from pathlib import Path
 
 from . import expansion
 from .recurrence import DTYPES, Recurrence, RecurrenceGrad
 
 # Bump when numba_kernels, fastmath or blas change what the kernels compute or how.
 IMPLEMENTATION_VERSION = 1
+KERNEL_SOURCES = ("numba_kernels.py", "fastmath.py", "blas.py", "../blas_dot.py")
 
 _enabled = []
 
@@ -44,9 +46,25 @@ def keeping_recurrences(numba_mode):
 
 
 def cache_key(kind, props, dtype):
-    """A key naming the ``kind`` of kernel for an op's ``props`` (tuple) and ``dtype`` uniquely."""
-    text = str(("symrnn.graph.recurrence", kind, tuple(props), str(dtype), IMPLEMENTATION_VERSION))
+    """A key naming the ``kind`` of kernel for an op's ``props`` (tuple) and ``dtype`` uniquely.
+
+    Besides the version, it holds a digest of the kernels' source files, so an
+    edit that forgets the version bump still misses the cache.
+    """
+    text = str(("symrnn.graph.recurrence", kind, tuple(props), str(dtype), IMPLEMENTATION_VERSION,
+                _source_digest()))
     return sha256(text.encode()).hexdigest()
+
+
+_digest = []
+
+
+def _source_digest():
+    if not _digest:
+        here = Path(__file__).parent
+        text = b"".join((here / name).read_bytes() for name in KERNEL_SOURCES)
+        _digest.append(sha256(text).hexdigest())
+    return _digest[0]
 
 
 def kernel_dtype(node):

@@ -301,21 +301,24 @@ def _lstm_forward(act, inner, has_mask, dtype, matmul):
             matmul(NOTRANS, NOTRANS, B, 4 * H, H, one, h_in, H, W, 4 * H, zero, a, 4 * H)
             x_t, q = x[t * w:(t + 1) * w], t * n     # q: step t's offset in the [T, B, H] outputs
             for b in range(B):
+                # Three short loops rather than one: LLVM vectorises a loop only when it
+                # can check the few arrays it touches for overlap at run time.
                 g4, s = b * 4 * H, q + b * H
-                for j in range(H):
-                    i = inner(x_t[g4 + j] + a[g4 + j])
-                    f = inner(x_t[g4 + H + j] + a[g4 + H + j])
-                    g = act(x_t[g4 + 2 * H + j] + a[g4 + 2 * H + j])
-                    o = inner(x_t[g4 + 3 * H + j] + a[g4 + 3 * H + j])
-                    c = f * c_tm1[b * H + j] + i * g
+                for j in range(H):          # the gates, in place in a
+                    a[g4 + j] = inner(x_t[g4 + j] + a[g4 + j])
+                    a[g4 + H + j] = inner(x_t[g4 + H + j] + a[g4 + H + j])
+                    a[g4 + 2 * H + j] = act(x_t[g4 + 2 * H + j] + a[g4 + 2 * H + j])
+                    a[g4 + 3 * H + j] = inner(x_t[g4 + 3 * H + j] + a[g4 + 3 * H + j])
+                for j in range(H):          # the states
+                    c = a[g4 + H + j] * c_tm1[b * H + j] + a[g4 + j] * a[g4 + 2 * H + j]
                     ac = act(c)
-                    i_s[s + j] = i
-                    f_s[s + j] = f
-                    g_s[s + j] = g
-                    o_s[s + j] = o
                     cs[s + j] = c
                     acs[s + j] = ac
-                    hs[s + j] = o * ac
+                    hs[s + j] = a[g4 + 3 * H + j] * ac
+                i_s[s:s + H] = a[g4:g4 + H]     # the gates the backward pass reads
+                f_s[s:s + H] = a[g4 + H:g4 + 2 * H]
+                g_s[s:s + H] = a[g4 + 2 * H:g4 + 3 * H]
+                o_s[s:s + H] = a[g4 + 3 * H:g4 + 4 * H]
             h_tm1, c_tm1 = hs[q:q + n], cs[q:q + n]
         shape = (T, B, H)
         return (hs.reshape(shape), cs.reshape(shape), i_s.reshape(shape), f_s.reshape(shape),
