@@ -15,7 +15,7 @@ from pytensor.compile.mode import Mode
 from pytensor.compile.mode import get_mode as _pytensor_mode
 
 from ..errors import ConfigError
-from . import blas_dot
+from . import blas_dot, expansion, numba_dispatch
 
 BACKENDS = ("numba", "c", "py", "jax")
 DEFAULT_BACKEND = "numba"
@@ -41,10 +41,13 @@ def check_backend(name):
 def get_mode(name=None):
     """The PyTensor ``Mode`` for a backend name (``None``: the default)."""
     name = check_backend(name)
+    expansion.register()    # recurrence ops run as their scan graphs (symrnn.graph.expansion)
     if name == "c":
         return Mode(linker="cvm", optimizer="fast_run")
     if name == "py":
         return _pytensor_mode("FAST_COMPILE")
     if name == "numba":
         blas_dot.enable()   # strides-aware matrix products (see symrnn.graph.blas_dot)
+        # recurrence ops run their fused kernels (symrnn.graph.numba_dispatch)
+        return numba_dispatch.keeping_recurrences(_pytensor_mode("NUMBA"))
     return _pytensor_mode(name.upper())

@@ -55,6 +55,23 @@ def hard_sigmoid(x):
                             _hard_sigmoid_grad_from_output, "hard_sigmoid")
 
 
+def _relu_grad_from_output(inputs, outputs, output_grads):
+    return [output_grads[0] * (outputs[0] > 0)]
+
+
+def relu_saving_mask(pre):
+    """``max(pre, 0)`` whose gradient reads the mask off the output (``h > 0``).
+
+    PyTensor's own gradient of ``maximum`` compares the output with its input,
+    so the backward scan recomputes the step's input ``xw_t + h_tm1 . W_h``: one
+    extra GEMM per step. Scan's gradient already swaps the step's output for
+    the saved forward value, so a gradient written in terms of the output costs
+    nothing. Same values except at ``pre == 0`` exactly (mask 0 instead of 1,
+    as :mod:`symrnn.numpy_rnn` and the fused kernels of :mod:`symrnn.graph` do).
+    """
+    return from_output_grad(pre, lambda t: pt.maximum(t, 0), _relu_grad_from_output, "relu")
+
+
 def softmax(x):
     return pt.special.softmax(x, axis=-1)  # axis=None would normalise over the batch too
 

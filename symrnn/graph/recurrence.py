@@ -1,0 +1,213 @@
+"""A whole recurrence over time as one op, whose meaning is the layers' ``scan``.
+
+:class:`Recurrence` is an ``OpFromGraph`` whose inner graph is the loop the
+recurrent layers build (:class:`symrnn.layers.recurrent.Recurrent`): the cell
+step of :mod:`symrnn.graph.cells` / :mod:`symrnn.graph.gated` run by
+:func:`symrnn.graph.recurrent.scan_loop` over the projected inputs ``xw`` (time-major
+``[T, B, G*H]``), with the same recurrent-dropout mask, ``grad_clip`` and
+``truncate_gradient`` semantics. Its gradient is :class:`RecurrenceGrad`,
+whose inner graph is ``pytensor.grad`` of that loop. On every backend except
+Numba both ops are replaced by their inner graphs before any rewrite
+(:mod:`symrnn.graph.expansion`), so the compiled function is the scan graph;
+on Numba they run the fused kernels of :mod:`symrnn.graph.numba_kernels`,
+which the tests prove equal to the graphs.
+
+Op inputs: ``xw [T, B, G*H]``, ``h0 [B, H]``, ``c0 [B, H]`` (LSTM only),
+``W_h [H, G*H]`` and ``mask [B, H]`` (only when ``has_mask``). Op outputs: the
+stacked states (``hs [T, B, H]``, and ``cs`` for the LSTM), then the gate
+activations each step saves for the backward pass (internal:
+:data:`INTERNAL_OUTPUTS`). :func:`recurrence` returns the states only.
+
+Activations are those whose derivative can be written from their output
+(:data:`ACTIVATIONS`); ``relu`` is :func:`symrnn.graph.cells.relu_saving_mask`,
+whose gradient is 0 where the pre-activation is exactly 0.
+
+>>> import numpy as np, pytensor, pytensor.tensor as pt
+>>> xw, h0, W_h = pt.tensor3("xw"), pt.matrix("h0"), pt.matrix("W_h")
+>>> [hs] = recurrence("simple", xw, [h0], W_h, act="tanh")
+>>> f = pytensor.function([xw, h0, W_h], hs, mode="FAST_COMPILE")
+>>> f(np.ones((2, 1, 3)), np.zeros((1, 3)), np.eye(3)).round(3).tolist()
+[[[0.762, 0.762, 0.762]], [[0.943, 0.943, 0.943]]]
+>>> supported("gru", "tanh", "hard_sigmoid", "float32"), supported("gru", "softmax")
+(True, False)
+"""
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.builders import OpFromGraph
+from pytensor.gradient import DisconnectedType, grad_clip
+from pytensor.tensor.symbolic import TensorSymbolicOp
+
+from ..errors import ConfigError
+from . import expansion
+from .cells import hard_sigmoid, linear, relu_saving_mask, simple_step
+from .gated import SAVED_GATES, gru_split_weights, gru_step_split, lstm_step
+from .recurrent import scan_loop
+
+# Cells, with the gate blocks in xw's last axis and the states each step carries.
+N_GATES = {"simple": 1, "gru": 3, "lstm": 4}
+N_STATES = {"simple": 1, "gru": 1, "lstm": 2}
+# The outputs after the states: what the backward kernels read instead of recomputing.
+INTERNAL_OUTPUTS = {"simple": (), "gru": ("z", "r", "hh"), "lstm": ("i", "f", "g", "o", "act_c")}
+# Activations whose derivative is a function of their output alone.
+ACTIVATIONS = {"tanh": pt.tanh, "sigmoid": pt.sigmoid, "hard_sigmoid": hard_sigmoid,
+               "relu": relu_saving_mask, "linear": linear}
+DTYPES = ("float32", "float64")
+PROPS = ("cell", "act", "inner_act", "has_mask", "grad_clip", "truncate_gradient")
+
+
+def supported(cell, act="tanh", inner_act="hard_sigmoid", dtype="float64", grad_clip=None,
+              truncate_gradient=-1):
+    """Whether :func:`recurrence` can represent this configuration.
+
+    The layers ask before building the op and fall back to a plain ``scan``
+    otherwise (their own step functions, ``unroll=True``, callables as
+    activations, other dtypes).
+    """
+    return (cell in N_GATES and act in ACTIVATIONS
+            and (cell == "simple" or inner_act in ACTIVATIONS)
+            and str(dtype) in DTYPES
+            and (grad_clip is None or (np.isscalar(grad_clip) and float(grad_clip) > 0))
+            and isinstance(truncate_gradient, (int, np.integer))
+            and (truncate_gradient == -1 or truncate_gradient >= 1))
+
+
+def _step_function(cell, act, inner_act, n_params, has_mask, clip):
+    """The layers' loop step (``Recurrent._loop_step`` with the cell's ``cell`` method)."""
+    n_states = N_STATES[cell]
+
+    def step(xw_t, *args):
+        states = list(args[:n_states])
+        params = list(args[n_states:n_states + n_params])
+        rec_mask = args[n_states + n_params] if has_mask else None
+        if clip is not None:
+            states = [grad_clip(s, -clip, clip) for s in states]  # symrnn.graph.training.clip_gradient
+        h_tm1 = states[0]
+        h_in = h_tm1 if rec_mask is None else h_tm1 * rec_mask
+        if cell == "simple":
+            return simple_step(xw_t, h_in, *params, act)
+        if cell == "gru":   # the mask only where h meets U; the blend keeps the plain h_tm1
+            return gru_step_split(xw_t, h_tm1, *params, act, inner_act,
+                                  h_in=None if rec_mask is None else h_in, with_gates=True)
+        return lstm_step(xw_t, h_in, states[1], *params, act, inner_act, with_gates=True)
+    return step
+
+
+def recurrence_graph(cell, xw, states0, W_h, mask=None, act="tanh", inner_act=None,
+                     grad_clip=None, truncate_gradient=-1):
+    """The op's meaning: every output of the layers' scan (states, then saved gates)."""
+    params = list(gru_split_weights(W_h)) if cell == "gru" else [W_h]
+    step = _step_function(cell, ACTIVATIONS[act], ACTIVATIONS.get(inner_act), len(params),
+                          mask is not None, grad_clip)
+    return scan_loop(step, [xw], list(states0) + [None] * SAVED_GATES.get(cell, 0),
+                     params + ([] if mask is None else [mask]),
+                     truncate_gradient=truncate_gradient)
+
+
+class _RecurrenceOp(expansion.ExpandedGraph, TensorSymbolicOp):
+    """What the forward op and its gradient share: the props and the input layout."""
+
+    __props__ = PROPS
+
+    def n_forward_inputs(self):
+        return 2 + (self.cell == "lstm") + 1 + self.has_mask
+
+    def split_forward_inputs(self, inputs):
+        """``(xw, states0, W_h, mask or None)`` from the forward inputs."""
+        n = N_STATES[self.cell]
+        xw, states0, W_h = inputs[0], list(inputs[1:1 + n]), inputs[1 + n]
+        return xw, states0, W_h, (inputs[2 + n] if self.has_mask else None)
+
+    def forward_graph(self, inputs):
+        xw, states0, W_h, mask = self.split_forward_inputs(inputs)
+        return recurrence_graph(self.cell, xw, states0, W_h, mask, self.act, self.inner_act,
+                                self.grad_clip, self.truncate_gradient)
+
+
+def _same_graph_and_props(self, other):
+    # The inner graphs alone do not tell grad_clip bounds apart (PyTensor's GradClip
+    # compares equal whatever its bounds), so the props take part too.
+    return OpFromGraph.__eq__(self, other) and self._props() == other._props()
+
+
+def _hash_graph_and_props(self):
+    return hash((OpFromGraph.__hash__(self), self._props()))
+
+
+class Recurrence(_RecurrenceOp):
+    """The loop over time as one node: outputs the states, then the saved gates."""
+
+    __eq__, __hash__ = _same_graph_and_props, _hash_graph_and_props
+
+    def build_inner_graph(self, *inputs):
+        return self.forward_graph(inputs)
+
+    def pullback(self, inputs, outputs, output_grads):
+        n_states = N_STATES[self.cell]
+        if not all(isinstance(g.type, DisconnectedType) for g in output_grads[n_states:]):
+            # someone differentiates a saved gate: only the generic gradient knows how
+            return super().pullback(inputs, outputs, output_grads)
+        state_grads = [pt.zeros_like(out) if isinstance(g.type, DisconnectedType) else g
+                       for out, g in zip(outputs[:n_states], output_grads[:n_states])]
+        op = RecurrenceGrad(**self._props_dict())
+        return op(*inputs, *outputs, *state_grads, return_list=True)
+
+
+class RecurrenceGrad(_RecurrenceOp):
+    """Gradients of :class:`Recurrence`'s states with respect to every input.
+
+    Inputs: the forward inputs, the forward outputs (all of them: the kernel
+    reads the saved states and gates), then the gradients of the states.
+    Outputs: the gradients of ``xw``, the initial states, ``W_h`` and ``mask``.
+    The inner graph recomputes the forward loop from the forward inputs; once
+    expanded, that loop merges with the forward op's own.
+    """
+
+    __eq__, __hash__ = _same_graph_and_props, _hash_graph_and_props
+
+    def __init__(self, input_types=None, **kwargs):
+        kwargs.setdefault("on_unused_input", "ignore")  # the forward outputs, in the graph
+        super().__init__(input_types, **kwargs)
+
+    def build_inner_graph(self, *inputs):
+        n_in, n_states = self.n_forward_inputs(), N_STATES[self.cell]
+        forward_inputs, state_grads = list(inputs[:n_in]), inputs[-n_states:]
+        states = self.forward_graph(forward_inputs)[:n_states]
+        return pytensor.grad(None, forward_inputs, known_grads=dict(zip(states, state_grads)),
+                             disconnected_inputs="ignore", return_disconnected="zero")
+
+
+def _check_config(cell, act, inner_act, dtype, grad_clip, truncate_gradient):
+    if not supported(cell, act, inner_act, dtype, grad_clip, truncate_gradient):
+        raise ConfigError(
+            f"recurrence cannot represent cell={cell!r}, act={act!r}, inner_act={inner_act!r}, "
+            f"dtype={dtype!r}, grad_clip={grad_clip!r}, truncate_gradient={truncate_gradient!r}; "
+            f"cells {sorted(N_GATES)}, activations {sorted(ACTIVATIONS)}, dtypes {DTYPES}, "
+            "grad_clip None or > 0, truncate_gradient -1 or >= 1 (ask supported() first)")
+
+
+def recurrence(cell, xw, states0, W_h, act="tanh", inner_act="hard_sigmoid", mask=None,
+               grad_clip=None, truncate_gradient=-1):
+    """The stacked states ``[hs]`` (``[hs, cs]`` for the LSTM) of one recurrence op.
+
+    ``xw`` is the projected input, time-major ``[T, B, G*H]`` (a contiguous
+    array saves the kernel a copy), ``states0`` the initial states
+    (``[h0]`` or ``[h0, c0]``, each ``[B, H]``), ``W_h`` the whole recurrent
+    weight ``[H, G*H]`` and ``mask`` an optional recurrent-dropout mask
+    ``[B, H]``. All in one float dtype; see :func:`supported`.
+    """
+    xw, W_h = pt.as_tensor_variable(xw), pt.as_tensor_variable(W_h)
+    states0 = [pt.as_tensor_variable(s) for s in states0]
+    inputs = [xw, *states0, W_h] + ([] if mask is None else [pt.as_tensor_variable(mask)])
+    dtypes = {v.dtype for v in inputs}
+    dtype = dtypes.pop() if len(dtypes) == 1 else "mixed"
+    inner_act = None if cell == "simple" else inner_act
+    _check_config(cell, act, inner_act, dtype, grad_clip, truncate_gradient)
+    if len(states0) != N_STATES[cell]:
+        raise ConfigError(f"a {cell} recurrence carries {N_STATES[cell]} state(s), "
+                          f"states0 gave {len(states0)}")
+    expansion.register()   # any mode that compiles this graph can expand it
+    op = Recurrence(cell=cell, act=act, inner_act=inner_act, has_mask=mask is not None,
+                    grad_clip=None if grad_clip is None else float(grad_clip),
+                    truncate_gradient=int(truncate_gradient))
+    return op(*inputs, return_list=True)[:N_STATES[cell]]
