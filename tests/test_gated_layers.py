@@ -309,9 +309,11 @@ def test_dropout_rate_out_of_range_is_a_config_error():
 
 def layer_backward_loop_matmuls(layer_cls, n_saved):
     """Matmul nodes in the compiled backward scan of a gated layer (Keras defaults:
-    hard_sigmoid gates), with the layer saving ``n_saved`` gate activations."""
+    hard_sigmoid gates) on its scan path (a cell the recurrence op does not know, e.g.
+    with an activation of the user's), saving ``n_saved`` gate activations."""
     layer = layer_cls(3, return_sequences=True, seed=0, dtype="float64")
-    layer.n_saved = n_saved
+    layer.cell_kind, layer.n_saved = None, n_saved
+    assert layer.loop_kind() == "scan"
     x = pt.tensor3("x", dtype="float64")
     out = layer(x, input_shape=(None, T, F))
     fn = compile_function([x], pytensor.grad(out.sum(), layer.trainable_params), backend="py")

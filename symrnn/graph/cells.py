@@ -12,10 +12,6 @@ from pytensor.compile.builders import OpFromGraph
 from ..errors import ConfigError
 
 
-def relu(x):
-    return pt.maximum(x, 0)
-
-
 def linear(x):
     return x
 
@@ -59,17 +55,17 @@ def _relu_grad_from_output(inputs, outputs, output_grads):
     return [output_grads[0] * (outputs[0] > 0)]
 
 
-def relu_saving_mask(pre):
-    """``max(pre, 0)`` whose gradient reads the mask off the output (``h > 0``).
+def relu(x):
+    """``max(x, 0)`` whose gradient reads the mask off the output (``y > 0``).
 
     PyTensor's own gradient of ``maximum`` compares the output with its input,
-    so the backward scan recomputes the step's input ``xw_t + h_tm1 . W_h``: one
-    extra GEMM per step. Scan's gradient already swaps the step's output for
-    the saved forward value, so a gradient written in terms of the output costs
-    nothing. Same values except at ``pre == 0`` exactly (mask 0 instead of 1,
-    as :mod:`symrnn.numpy_rnn` and the fused kernels of :mod:`symrnn.graph` do).
+    so a backward scan recomputes the step's input ``xw_t + h_tm1 . W_h``: one
+    extra GEMM per step. Scan's gradient already swaps a step's output for the
+    saved forward value, so a gradient written in terms of the output costs
+    nothing. Same values except at ``x == 0`` exactly (mask 0 instead of 1, as
+    :mod:`symrnn.lesson.numpy_rnn` and the fused recurrence kernels do).
     """
-    return from_output_grad(pre, lambda t: pt.maximum(t, 0), _relu_grad_from_output, "relu")
+    return from_output_grad(x, lambda t: pt.maximum(t, 0), _relu_grad_from_output, "relu")
 
 
 def softmax(x):

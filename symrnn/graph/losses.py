@@ -16,6 +16,9 @@ True
 import pytensor.tensor as pt
 from pytensor.compile.builders import OpFromGraph
 from pytensor.gradient import DisconnectedType, disconnected_grad
+from pytensor.graph.basic import Constant, equal_computations
+from pytensor.tensor.basic import MakeVector
+from pytensor.tensor.shape import Reshape
 from pytensor.tensor.special import Softmax
 
 from ..errors import ConfigError
@@ -36,13 +39,40 @@ def log_softmax(z, axis=-1):
 
 
 def logits_of(probs):
-    """The logits behind ``probs`` if a softmax over the last axis made them, else None."""
+    """The logits behind ``probs`` if a softmax over the last axis made them, else None.
+
+    Sees through a reshape that keeps the last axis (``TimeDistributed`` folds
+    ``[B, T, F]`` into ``[B*T, F]`` for its layer and unfolds the softmax after).
+
+    >>> z = pt.matrix("z")
+    >>> logits_of(pt.special.softmax(z, axis=-1)) is z
+    True
+    >>> folded = pt.special.softmax(z, axis=-1)
+    >>> logits_of(folded.reshape((2, -1, folded.shape[1]))).owner.inputs[0] is z
+    True
+    """
     node = probs.owner
     if node is not None and isinstance(node.op, Softmax):
         axes = node.op.axis if isinstance(node.op.axis, tuple) else (node.op.axis,)
         if tuple(a % probs.ndim for a in axes) == (probs.ndim - 1,):
             return node.inputs[0]
+    if node is not None and isinstance(node.op, Reshape):
+        folded, shape = node.inputs
+        z = logits_of(folded)
+        if z is not None and _last_axis_kept(folded, shape):
+            return z.reshape(shape, ndim=probs.ndim)
     return None
+
+
+def _last_axis_kept(folded, shape):
+    """Whether ``reshape(folded, shape)`` keeps ``folded``'s last axis as its own last axis."""
+    if shape.owner is None or not isinstance(shape.owner.op, MakeVector):
+        return False
+    last = shape.owner.inputs[-1]
+    width = folded.type.shape[-1]
+    if isinstance(last, Constant) and width is not None:
+        return int(last.data) == width
+    return equal_computations([last], [folded.shape[folded.ndim - 1]])
 
 
 def categorical_crossentropy_from_logits(z, y_onehot):

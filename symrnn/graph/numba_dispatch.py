@@ -23,7 +23,7 @@ from .recurrence import DTYPES, Recurrence, RecurrenceGrad
 
 # Bump when numba_kernels, fastmath or blas change what the kernels compute or how.
 IMPLEMENTATION_VERSION = 1
-KERNEL_SOURCES = ("numba_kernels.py", "fastmath.py", "blas.py", "../blas_dot.py")
+KERNEL_SOURCES = ("numba_kernels.py", "fastmath.py", "blas.py", "blas_dot.py")
 
 _enabled = []
 

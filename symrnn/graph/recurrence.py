@@ -19,7 +19,7 @@ activations each step saves for the backward pass (internal:
 :data:`INTERNAL_OUTPUTS`). :func:`recurrence` returns the states only.
 
 Activations are those whose derivative can be written from their output
-(:data:`ACTIVATIONS`); ``relu`` is :func:`symrnn.graph.cells.relu_saving_mask`,
+(:data:`ACTIVATIONS`); ``relu`` is :func:`symrnn.graph.cells.relu`,
 whose gradient is 0 where the pre-activation is exactly 0.
 
 >>> import numpy as np, pytensor, pytensor.tensor as pt
@@ -40,7 +40,7 @@ from pytensor.tensor.symbolic import TensorSymbolicOp
 
 from ..errors import ConfigError
 from . import expansion
-from .cells import hard_sigmoid, linear, relu_saving_mask, simple_step
+from .cells import hard_sigmoid, linear, relu, simple_step
 from .gated import SAVED_GATES, gru_split_weights, gru_step_split, lstm_step
 from .recurrent import scan_loop
 
@@ -51,7 +51,7 @@ N_STATES = {"simple": 1, "gru": 1, "lstm": 2}
 INTERNAL_OUTPUTS = {"simple": (), "gru": ("z", "r", "hh"), "lstm": ("i", "f", "g", "o", "act_c")}
 # Activations whose derivative is a function of their output alone.
 ACTIVATIONS = {"tanh": pt.tanh, "sigmoid": pt.sigmoid, "hard_sigmoid": hard_sigmoid,
-               "relu": relu_saving_mask, "linear": linear}
+               "relu": relu, "linear": linear}
 DTYPES = ("float32", "float64")
 PROPS = ("cell", "act", "inner_act", "has_mask", "grad_clip", "truncate_gradient")
 

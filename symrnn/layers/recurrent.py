@@ -1,8 +1,12 @@
 """Recurrent layers: a base class for any cell with the core's step contract, and SimpleRNN.
 
 The API is batch-major (B, T, F). The input projection ``x . W_x + b`` for
-every step and gate is one matmul before the loop; only the recurrence runs
-inside :func:`symrnn.graph.recurrent.loop`, time-major. A cell is a pure function
+every step and gate is one matmul before the loop; only the recurrence runs in
+the loop, time-major. The built-in cells (SimpleRNN, GRU, LSTM with activations
+given by name) run as one recurrence op (:mod:`symrnn.graph.recurrence`, whose
+meaning is the same ``scan``: fused kernels on Numba); a cell of your own, or
+``unroll=True``, runs in :func:`symrnn.graph.recurrent.loop` (:meth:`Recurrent.loop_kind`
+says which). A cell is a pure function
 ``step(xw_t, *states_tm1, *recurrent_params) -> new_state or [new_states]``
 where ``xw_t`` holds all gates' projected inputs concatenated, so a gated
 layer only declares its gate count, state count and step:
@@ -17,6 +21,8 @@ layer only declares its gate count, state count and step:
 >>> h_last = rnn(pt.tensor3("x"), input_shape=(None, 3, 2))
 >>> rnn.count_params()  # W_x 2*4 + W_h 4*4 + b 4
 28
+>>> rnn.loop_kind(), SimpleRNN(4).loop_kind(), SimpleRNN(4, unroll=True).loop_kind()
+('scan', 'recurrence', 'unrolled')
 """
 import numpy as np
 import pytensor
@@ -33,6 +39,8 @@ from ..graph.gated import (
     lstm_step,
 )
 from ..graph.params import init_array
+from ..graph.recurrence import recurrence
+from ..graph.recurrence import supported as recurrence_supported
 from ..graph.recurrent import loop
 from ..graph.training import clip_gradient
 from .base import Layer, as_list
@@ -96,6 +104,7 @@ class Recurrent(Layer):
 
     n_gates, n_states = 1, 1
     n_saved = 0   # gate activations the cell returns after its states with with_gates=True
+    cell_kind = None   # "simple", "gru" or "lstm": a built-in cell the recurrence op can run
 
     def __init__(self, units, activation="tanh", init=None, inner_init=None,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -169,15 +178,9 @@ class Recurrent(Layer):
         in_mask, rec_mask = self._dropout_masks(x, training)
         if in_mask is not None:
             x = x * in_mask[:, None, :]             # one mask per sequence, every step
-        xw = pt.dot(x, self.W_x) + self.b           # [B, T, G*U]: all steps at once
+        xw = self._project(x)                       # [T, B, G*U]: all steps at once
         states0 = self._initial_states(x, initial_state)
-        non_seqs = self.recurrent_params() + ([] if rec_mask is None else [rec_mask])
-        # the loop also outputs the gate activations (n_saved): the backward loop then
-        # reads them instead of recomputing the step (symrnn.graph.gated.SAVED_GATES)
-        stacked = loop(self._loop_step(rec_mask is not None), [xw.dimshuffle(1, 0, 2)],
-                       states0 + [None] * self.n_saved, non_seqs, go_backwards=self.go_backwards,
-                       unroll=self.unroll, truncate_gradient=self.truncate_gradient)
-        stacked = stacked[:self.n_states]           # each [T, B, U]
+        stacked = self._run_loop(xw, states0, rec_mask)   # each [T, B, U], in processing order
         if self.stateful and initial_state is None:
             for state, seq in zip(self.states, stacked):
                 self.add_update(state, seq[-1])     # the next batch starts here
@@ -186,6 +189,53 @@ class Recurrent(Layer):
         if self.return_state:
             return [output] + [s[-1] for s in stacked]
         return output
+
+    def _project(self, x):
+        """``x . W_x + b`` for every step and gate, time-major ``[T, B, G*U]``, as one 2-d
+        GEMM over a time-major copy of ``x`` (narrower than ``xw``, so the cheaper copy)."""
+        x_tm = x.dimshuffle(1, 0, 2)
+        steps, batch = x_tm.shape[0], x_tm.shape[1]
+        flat = x_tm.reshape((steps * batch, x_tm.shape[2]))
+        return (pt.dot(flat, self.W_x) + self.b).reshape((steps, batch, self.W_x.shape[1]))
+
+    # -- the loop: the recurrence op where it can run the layer, else scan ----------
+    def loop_kind(self):
+        """``"recurrence"`` (one fused op, :mod:`symrnn.graph.recurrence`), ``"unrolled"``
+        or ``"scan"``: how :meth:`call` runs this layer's loop over time."""
+        if self.unroll:
+            return "unrolled"
+        return "recurrence" if self._recurrence_config() is not None else "scan"
+
+    def _recurrence_config(self):
+        """``(cell, act, inner_act)`` when the recurrence op represents this layer exactly:
+        a built-in cell, activations given by name, a float dtype the op knows."""
+        if self.cell_kind is None or self._step is not None:
+            return None
+        gate_name = getattr(self, "inner_activation", None)
+        named = self.act is get_activation(self.activation) and (
+            gate_name is None or self.inner_act is get_activation(gate_name))
+        if not named or not recurrence_supported(self.cell_kind, self.activation, gate_name,
+                                                 self.dtype, self.grad_clip,
+                                                 self.truncate_gradient):
+            return None
+        return self.cell_kind, self.activation, gate_name
+
+    def _run_loop(self, xw, states0, rec_mask):
+        config = None if self.unroll else self._recurrence_config()
+        if config is not None:
+            cell, act, inner_act = config
+            # the op runs forwards over its sequence; scan's go_backwards does the same reversal
+            sequence = xw[::-1] if self.go_backwards else xw
+            return recurrence(cell, sequence, states0, self.W_h, act=act, inner_act=inner_act,
+                              mask=rec_mask, grad_clip=self.grad_clip,
+                              truncate_gradient=self.truncate_gradient)
+        non_seqs = self.recurrent_params() + ([] if rec_mask is None else [rec_mask])
+        # the loop also outputs the gate activations (n_saved): the backward loop then
+        # reads them instead of recomputing the step (symrnn.graph.gated.SAVED_GATES)
+        stacked = loop(self._loop_step(rec_mask is not None), [xw],
+                       states0 + [None] * self.n_saved, non_seqs, go_backwards=self.go_backwards,
+                       unroll=self.unroll, truncate_gradient=self.truncate_gradient)
+        return stacked[:self.n_states]
 
     # -- the step inside the loop ----------------------------------------------
     def cell(self, xw_t, states_tm1, params, rec_mask=None, with_gates=False):
@@ -273,6 +323,8 @@ class SimpleRNN(Recurrent):
     works as written; ``b`` stands for the lesson's ``b_x + b_h``.
     """
 
+    cell_kind = "simple"
+
     def step_function(self):
         act = self.act
         return lambda xw_t, h_tm1, W_h: simple_step(xw_t, h_tm1, W_h, act)
@@ -306,6 +358,7 @@ class GRU(_Gated):
     """
 
     n_gates, n_states, n_saved = 3, 1, SAVED_GATES["gru"]
+    cell_kind = "gru"
 
     def recurrent_params(self):
         # W_h's [z, r] and h blocks, sliced once outside the loop: the gradient of each is
@@ -339,6 +392,7 @@ class LSTM(_Gated):
     """
 
     n_gates, n_states, n_saved = 4, 2, SAVED_GATES["lstm"]
+    cell_kind = "lstm"
 
     def __init__(self, units, unit_forget_bias=True, forget_bias_init=None, **kwargs):
         super().__init__(units, **kwargs)
