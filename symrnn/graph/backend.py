@@ -15,7 +15,7 @@ from pytensor.compile.mode import Mode
 from pytensor.compile.mode import get_mode as _pytensor_mode
 
 from ..errors import ConfigError
-from . import blas_dot, expansion, numba_dispatch
+from . import blas_dot, expansion, numba_dispatch, rewrites
 
 BACKENDS = ("numba", "c", "py", "jax")
 DEFAULT_BACKEND = "numba"
@@ -42,6 +42,7 @@ def get_mode(name=None):
     """The PyTensor ``Mode`` for a backend name (``None``: the default)."""
     name = check_backend(name)
     expansion.register()    # recurrence ops run as their scan graphs (symrnn.graph.expansion)
+    rewrites.enable()       # float32 sums in float32 on the compiled backends
     if name == "c":
         return Mode(linker="cvm", optimizer="fast_run")
     if name == "py":

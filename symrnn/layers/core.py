@@ -13,6 +13,7 @@ import pytensor.tensor as pt
 
 from ..errors import ConfigError, ShapeError
 from ..graph.cells import activation as get_activation
+from ..graph.projection import MAX_TABLE_ROWS
 from .base import Layer, as_list
 
 
@@ -147,8 +148,12 @@ class OneHot(Layer):
         self.input_dim, self.input_length = int(input_dim), input_length
 
     def call(self, ids, training=False):
-        # a comparison with a constant range: static shapes (JAX) and no scatter in the graph
-        return pt.eq(ids[..., None], pt.arange(self.input_dim)).astype(self.dtype)
+        ids = pt.cast(ids, "int64")
+        if self.input_dim > MAX_TABLE_ROWS:   # no V x V constant: compare with a range
+            return pt.eq(ids[..., None], pt.arange(self.input_dim)).astype(self.dtype)
+        # rows of the identity: a lookup, so a recurrent layer after it projects the
+        # table once (symrnn.graph.projection) instead of multiplying every one-hot row
+        return pt.constant(np.eye(self.input_dim, dtype=self.dtype))[ids]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.input_dim,)

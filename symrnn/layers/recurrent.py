@@ -39,11 +39,12 @@ from ..graph.gated import (
     lstm_step,
 )
 from ..graph.params import init_array
+from ..graph.projection import time_major_projection
 from ..graph.recurrence import recurrence
 from ..graph.recurrence import supported as recurrence_supported
 from ..graph.recurrent import loop
 from ..graph.training import clip_gradient
-from .base import Layer, as_list
+from .base import Layer, as_list, float_dtype
 from .core import _name_of
 
 
@@ -191,12 +192,9 @@ class Recurrent(Layer):
         return output
 
     def _project(self, x):
-        """``x . W_x + b`` for every step and gate, time-major ``[T, B, G*U]``, as one 2-d
-        GEMM over a time-major copy of ``x`` (narrower than ``xw``, so the cheaper copy)."""
-        x_tm = x.dimshuffle(1, 0, 2)
-        steps, batch = x_tm.shape[0], x_tm.shape[1]
-        flat = x_tm.reshape((steps * batch, x_tm.shape[2]))
-        return (pt.dot(flat, self.W_x) + self.b).reshape((steps, batch, self.W_x.shape[1]))
+        """``x . W_x + b`` for every step and gate, time-major ``[T, B, G*U]``
+        (:func:`symrnn.graph.projection.time_major_projection`)."""
+        return time_major_projection(x, self.W_x, self.b)
 
     # -- the loop: the recurrence op where it can run the layer, else scan ----------
     def loop_kind(self):
@@ -214,9 +212,9 @@ class Recurrent(Layer):
         gate_name = getattr(self, "inner_activation", None)
         named = self.act is get_activation(self.activation) and (
             gate_name is None or self.inner_act is get_activation(gate_name))
+        dtype = float_dtype(self.dtype)   # before build: the dtype build will choose
         if not named or not recurrence_supported(self.cell_kind, self.activation, gate_name,
-                                                 self.dtype, self.grad_clip,
-                                                 self.truncate_gradient):
+                                                 dtype, self.grad_clip, self.truncate_gradient):
             return None
         return self.cell_kind, self.activation, gate_name
 
