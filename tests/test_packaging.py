@@ -1,10 +1,12 @@
 """The README's two commands, .ci/run, the console script and import hygiene."""
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,9 +30,22 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_importing_symrnn_prints_nothing_and_leaves_config_alone():
-    code = ("import pytensor; before = dict(pytensor.config._config_var_dict); mode = pytensor.config.mode\n"
-            "import symrnn, symrnn.lesson.rnn, symrnn.data, symrnn.app.cli\n"
-            "assert pytensor.config.mode == mode")
+    code = ("import pytensor\n"
+            "def settings():\n"
+            "    values = {}\n"
+            "    for name in pytensor.config._config_var_dict:\n"
+            "        try:\n"
+            "            values[name] = repr(getattr(pytensor.config, name))\n"
+            "        except Exception as err:   # a setting that cannot be read, before and after\n"
+            "            values[name] = type(err).__name__\n"
+            "    return values\n"
+            "before = settings()\n"
+            "import symrnn, symrnn.lesson.rnn, symrnn.data, symrnn.layers, symrnn.app.cli, symrnn.bench\n"
+            "symrnn.layers.Sequential, symrnn.Adam\n"
+            "after = settings()\n"
+            "changed = sorted(k for k in before if before[k] != after.get(k))\n"
+            "assert not changed and len(after) == len(before), changed\n"
+            "assert len(before) > 50\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
@@ -54,3 +69,17 @@ def test_default_numba_backend_trains_like_the_py_backend():
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12)
     for name, value in results[0][1].items():
         np.testing.assert_allclose(value, results[1][1][name], rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.slow
+def test_the_readme_python_examples_run_as_written(tmp_path):
+    """The README's Python blocks, concatenated and run as written (Numba compiles a few
+    graphs and trains for a minute or two: opt in with --runslow)."""
+    blocks = re.findall(r"```python\n(.*?)\n```", ROOT.joinpath("README.md").read_text(), flags=re.S)
+    assert len(blocks) >= 2
+    script = tmp_path / "readme_examples.py"
+    script.write_text("\n".join(blocks))
+    env = {k: v for k, v in os.environ.items() if k != "SYMRNN_BACKEND"}   # the default backend
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT,
+                          env={**env, "PYTHONPATH": str(ROOT)}, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
