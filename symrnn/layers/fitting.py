@@ -10,7 +10,7 @@ import pytensor.tensor as pt
 from tqdm.auto import tqdm
 
 from ..errors import ConfigError, ShapeError
-from ..graph import losses
+from ..graph import losses, parallel
 from ..graph.optimizers import get_optimizer
 from ..graph.training import compile_function, train_function
 from .base import as_list
@@ -222,8 +222,9 @@ def _run_source(model, fn, source, steps, bar=None):
     return sums / seen
 
 
-def _fit_source(model, source, epochs, steps_per_epoch, validation_data, verbose):
-    steps, fn, history = _steps(source, steps_per_epoch), train_fn(model), History()
+def _fit_source(model, source, epochs, steps_per_epoch, validation_data, verbose, devices=None):
+    fn = parallel.split_batches(train_fn(model), devices)   # each batch checked as it comes
+    steps, history = _steps(source, steps_per_epoch), History()
     val = None
     if validation_data is not None:
         val = check_inputs(model, validation_data[0]) + check_targets(model, validation_data[1])
@@ -240,10 +241,12 @@ def _fit_source(model, source, epochs, steps_per_epoch, validation_data, verbose
 
 
 def fit(model, x, y=None, batch_size=32, epochs=1, shuffle=True, validation_split=0.0,
-        validation_data=None, verbose=1, seed=None, steps_per_epoch=None):
+        validation_data=None, verbose=1, seed=None, steps_per_epoch=None, devices=None):
     """Train on arrays ``(x, y)``, or on a source of batches: ``fit(mixer, epochs=...)``
-    where ``x`` yields ``(x_batch, y_batch)`` and ``y`` is None (Keras' fit_generator)."""
+    where ``x`` yields ``(x_batch, y_batch)`` and ``y`` is None (Keras' fit_generator).
+    ``devices=N`` splits every batch across N JAX devices (:mod:`symrnn.graph.parallel`)."""
     _require_compiled(model)
+    devices = parallel.check_devices(devices, model.backend)
     if int(batch_size) <= 0 or int(epochs) < 0:
         raise ConfigError(f"batch_size must be positive and epochs >= 0, got {batch_size}, {epochs}")
     if is_batch_source(x):
@@ -251,7 +254,7 @@ def fit(model, x, y=None, batch_size=32, epochs=1, shuffle=True, validation_spli
             raise ConfigError("x is a source of (x, y) batches, so y must be None")
         if validation_split:
             raise ConfigError("validation_split needs arrays; pass validation_data=(x_val, y_val)")
-        return _fit_source(model, x, epochs, steps_per_epoch, validation_data, verbose)
+        return _fit_source(model, x, epochs, steps_per_epoch, validation_data, verbose, devices)
     if y is None:
         raise ConfigError("fit needs targets y (or x must be a generator of (x, y) batches)")
     arrays = check_inputs(model, x) + check_targets(model, y)
@@ -262,9 +265,11 @@ def fit(model, x, y=None, batch_size=32, epochs=1, shuffle=True, validation_spli
         _check_lengths(val)
     shuffle = check_shuffle(model, shuffle)
     batch_size = check_batches(model, len(arrays[0]), batch_size)
+    parallel.check_batches(len(arrays[0]), batch_size, devices)
     if val is not None:
         check_batches(model, len(val[0]), batch_size, "validation samples")
-    rng, fn, history = np.random.default_rng(seed), train_fn(model), History()
+    rng, history = np.random.default_rng(seed), History()
+    fn = parallel.split_batches(train_fn(model), devices)
     n = len(arrays[0])
     for epoch in range(int(epochs)):
         order = rng.permutation(n) if shuffle else None

@@ -159,9 +159,9 @@ class Model:
         fitting.compile_model(self, optimizer, loss, backend)
 
     def fit(self, x, y=None, batch_size=32, epochs=1, shuffle=True, validation_split=0.0,
-            validation_data=None, verbose=1, seed=None, steps_per_epoch=None):
+            validation_data=None, verbose=1, seed=None, steps_per_epoch=None, devices=None):
         return fitting.fit(self, x, y, batch_size, epochs, shuffle, validation_split,
-                           validation_data, verbose, seed, steps_per_epoch)
+                           validation_data, verbose, seed, steps_per_epoch, devices)
 
     def evaluate(self, x, y, batch_size=32, verbose=0):
         return fitting.evaluate(self, x, y, batch_size)
