@@ -183,3 +183,19 @@ def test_two_devices_refuse_batches_that_do_not_split(two_devices):
     assert "devices=3, but JAX sees 2 device(s) (cpu:0, cpu:1)" in refused["three devices"]
     assert "a batch of 3 rows does not split evenly across 2 devices" in refused["odd batch"]
     assert "the last batch of 3 rows (7 samples in batches of 4)" in refused["odd last batch"]
+
+
+def test_one_row_predicts_like_py_and_a_one_row_training_step_is_refused_by_name():
+    build = char("lesson")
+    start = weights(build()[0])
+    predictions = []
+    for backend in ("py", "jax"):
+        model, x, y, loss = build()
+        model.set_weights(start)
+        model.compile(SGD(lr=LR), loss, backend=backend)
+        predictions.append(model.predict(x[:1]))
+    np.testing.assert_allclose(predictions[1], predictions[0], rtol=1e-12)
+    with pytest.raises(ConfigError, match=r"axis of length 1 \(.*\(1, 3\).*Use at least 2 rows"):
+        model.fit(x[:1], y[:1], batch_size=1, verbose=0)
+    for got, want in zip(weights(model), start):
+        np.testing.assert_array_equal(got, want)     # refused before any step

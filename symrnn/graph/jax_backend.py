@@ -5,32 +5,42 @@ shape argument it meets while tracing (of ``zeros``, ``arange``, ``reshape``,
 ``scan``'s length) must be a Python int by then. PyTensor's JAX dispatch passes
 a shape on as an int only when it is read straight off an array
 (``x.shape[0]``); a shape *computed* from one (``scan``'s gradient pads and
-slices its buffers by ``n_steps - 1``; a ``reshape(-1)`` divides sizes) is
-fused into an elementwise op, which JAX traces into an abstract value and then
-refuses as a shape. Every recurrent model's gradient has such shapes.
+slices its buffers by ``n_steps - 1``; flattening ``[B, T, V]`` logits to rows
+divides sizes) is fused into an elementwise op, which JAX traces into an
+abstract value and then refuses as a shape. Every recurrent model's gradient
+has such shapes, for any batch size.
 
 So :class:`StaticShapeFunction` compiles the same graph once per distinct set
-of input shapes, each time with the inputs' types narrowed to the shapes of the
-call (PyTensor's ``givens``). PyTensor's rewrites then fold every shape
-computation to a constant, and JAX gets a graph it can trace. JAX would trace
-and compile again for a new shape anyway; what the narrowing adds is PyTensor's
-own rewrite pass per shape. A training loop sees one or two shapes (full
-batches and a last, partial one), a generator one.
+of shapes (of the arguments and of the shared variables), each time with every
+input and shared variable read through ``specify_shape(x, its shape now)``.
+PyTensor's rewrites then fold every shape computation to a constant (the loss's
+``arange(rows)`` included), and JAX gets a graph it can trace. JAX would trace
+and compile again for a new shape anyway; what the specialising adds is
+PyTensor's own rewrite pass per shape. A training loop sees one or two shapes
+(full batches and a last, partial one), a generator one. The other backends'
+graphs are not touched.
 
 :func:`enable` also mends, for this process, PyTensor 3.0's JAX reduction,
-which returns its accumulator dtype (a ``float32`` sum comes back ``float64``):
+which returns its accumulator's dtype (a ``float32`` sum came back ``float64``):
 inside ``scan`` that changes a carried value's dtype and JAX refuses the loop.
 It is called by :func:`symrnn.graph.backend.get_mode` for ``jax``, never on import.
 
-Values: after a call the shared variables that the function updates hold JAX
-arrays (on the device that computed them), so training never copies weights
-back to the host; :func:`to_host` brings them back as numpy arrays, which is
-what a function compiled for another backend needs.
+What is refused (:func:`check_scans`, :func:`check_x64`): training a layer with
+``truncate_gradient`` (PyTensor's JAX ``scan`` cannot size a truncated backward
+loop), and float64 graphs when JAX runs without 64-bit types.
+
+Values: after a call the shared variables the function updates hold JAX arrays
+on the device that computed them, so training does not copy weights back to
+the host each step. A function compiled for another backend in the same process
+is wrapped (:func:`host_values`) so that it first brings such values back as
+numpy arrays; :func:`to_host` does it by hand.
 
 >>> shape_key([np.zeros((2, 3)), 0.5, [1, 2]])
 ((2, 3), (), (2,))
 """
 import warnings
+import weakref
+from contextlib import contextmanager
 
 import numpy as np
 import pytensor
@@ -111,11 +121,11 @@ class StaticShapeFunction:
                 raise TypeError(f"{var.name or var}: expected {var.type.ndim} dimensions, "
                                 f"got shape {shape}")
         # every root read through specify_shape: its consumers are rebuilt with static shapes
-        static = {var: pt.specify_shape(var, shape) for var, shape in zip(roots, shapes)}
+        static = {var: pt.specify_shape(var, _known(var, shape)) for var, shape in zip(roots, shapes)}
         exprs = clone_replace(self.outputs + [value for _, value in self.updates], static)
         outputs, values = exprs[:len(self.outputs)], exprs[len(self.outputs):]
         values = [_as_type_of(var, value) for (var, _), value in zip(self.updates, values)]
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _unknown_lengths_refused(self.inputs, shapes):
             for message in QUIET:
                 warnings.filterwarnings("ignore", message=message, category=UserWarning)
             return pytensor.function(
@@ -123,7 +133,9 @@ class StaticShapeFunction:
                 updates=list(zip([var for var, _ in self.updates], values)), **self.kwargs)
 
     def __call__(self, *args):
-        outputs = self.function_for(*args)(*args)
+        fn = self.function_for(*args)
+        with _unknown_lengths_refused(self.inputs, shape_key(args)):   # JAX traces on first call
+            outputs = fn(*args)
         _on_device.update(var for var, _ in self.updates)
         return outputs
 
@@ -134,11 +146,41 @@ class StaticShapeFunction:
         fn = self.function_for(*args)
         fn.trust_input = True
         try:
-            outputs = fn(*args)
+            with _unknown_lengths_refused(self.inputs, shape_key(args)):
+                outputs = fn(*args)
         finally:
             fn.trust_input = self.trust_input
         _on_device.update(var for var, _ in self.updates)
         return outputs
+
+
+# What PyTensor's JAX conversion says when a length it needs is computed at run time.
+UNKNOWN_LENGTH_ERRORS = ("arguments of `jax.numpy.arange` to be constants",
+                         "Shapes must be 1D sequences of concrete values")
+
+
+@contextmanager
+def _unknown_lengths_refused(inputs, shapes):
+    """Turn JAX's refusal of a length computed at run time into an error that says what to do.
+    Only lengths of 1 are left unstated (:func:`_known`), so that is what causes it."""
+    try:
+        yield
+    except (NotImplementedError, TypeError) as err:
+        if not any(text in str(err) for text in UNKNOWN_LENGTH_ERRORS):
+            raise
+        ones = [f"{var.name or 'input'} {shape}" for var, shape in zip(inputs, shapes) if 1 in shape]
+        raise ConfigError(
+            f"the jax backend cannot compile this function for arrays with an axis of length 1 "
+            f"({', '.join(ones) or 'a weight'}): a length the graph computes from it is not "
+            "known while JAX traces (a training step on a batch of one row, say). Use at "
+            "least 2 rows per batch, or backend 'numba'") from None
+
+
+def _known(var, shape):
+    """The lengths to state for ``var``: all but 1s its type does not already fix. A static
+    length 1 makes an axis broadcastable, and ``scan`` refuses a loop whose initial state
+    broadcasts where its step's output does not (a batch of one row, say)."""
+    return tuple(None if n == 1 and fixed is None else n for n, fixed in zip(shape, var.type.shape))
 
 
 def _as_type_of(var, value):
@@ -151,8 +193,9 @@ def _as_type_of(var, value):
 
 
 # Shared variables a JAX function has updated since the last move to the host: they may hold
-# JAX arrays, which functions compiled for the other backends cannot read.
-_on_device = set()
+# JAX arrays, which functions compiled for the other backends cannot read. (Weak: a model
+# dropped by its user is not kept alive here.)
+_on_device = weakref.WeakSet()
 
 
 def to_host(variables):
