@@ -79,6 +79,7 @@ def main(batch=8, seq_len=5, hidden=8, steps=20):
         "losses": [one, two], "seconds_per_step": [t_one, t_two],
         "weight_diff": max(float(np.max(np.abs(a - b) / (np.abs(b) + 1e-6)))
                            for a, b in zip(w_one, w_two)),
+        "weight_abs_diff": max(float(np.max(np.abs(a - b))) for a, b in zip(w_one, w_two)),
         "weights_replicated": all(w.sharding.is_fully_replicated and len(w.sharding.device_set) == 2
                                   for w in (p.get_value(borrow=True) for p in model.params)),
         "arguments": sharding_report(model, x, y),

@@ -14,6 +14,7 @@ import sys
 import pytest
 from backend_models import MODELS, assert_runs_match
 
+from symrnn.app.cli import main
 from symrnn.errors import ConfigError
 from symrnn.graph.backend import (
     BACKENDS,
@@ -99,3 +100,22 @@ def test_importing_symrnn_does_not_import_jax():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=with_package_on_path(dict(os.environ)))
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--backend", "numba", "--devices", "2"], "devices=2 splits each batch across JAX devices, "
+                                                "so it needs the jax backend, not 'numba'"),
+    (["--backend", "c"], "backend 'c' needs a BLAS library" if not c_blas_flags() else None),
+    (["--backend", "jax", "--batch-size", "1"],
+     "cannot train on batches of one row" if HAS_JAX else "needs jax: pip install"),
+    (["--backend", "jax", "--devices", "64"],
+     "devices=64, but JAX sees" if HAS_JAX else "needs jax: pip install"),
+])
+def test_symrnn_train_refuses_backend_requests_before_writing_anything(flags, message, tmp_path,
+                                                                       capsys):
+    if message is None:
+        pytest.skip("this machine can run the request")
+    run_dir = tmp_path / "run"
+    assert main(["train", "--run-dir", str(run_dir), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not run_dir.exists()

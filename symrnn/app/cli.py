@@ -28,7 +28,7 @@ from ..bench import runner as bench
 from ..data import Vocab, load_corpus, windows
 from ..data.sampling import check_temperature
 from ..errors import CheckpointError, ConfigError, CorpusError, SymrnnError
-from ..graph import parallel
+from ..graph import jax_backend, parallel
 from ..graph.backend import require_backend
 from ..layers.generation import Generator
 from ..lesson.rnn import LessonRNN
@@ -102,7 +102,8 @@ def add_train_parser(commands):
                        help="numba, c, py or jax (default: $SYMRNN_BACKEND, else numba)")
     train.add_argument("--devices", type=int, default=None,
                        help="with --backend jax: split each batch across this many JAX devices "
-                            "(GPUs; on a CPU see XLA_FLAGS in the README)")
+                            "(GPUs; on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N "
+                            "makes N host devices)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_sampling_arguments(train, "--sample")
     train.set_defaults(run=run_train)
@@ -243,6 +244,8 @@ def plan_training(args):
     devices = parallel.check_devices(args.devices, backend)
     if devices is not None:
         parallel.check_split(s["batch_size"], devices)
+    if backend == "jax":
+        jax_backend.check_training_batch(s["batch_size"])
     text, vocab, corpus = load_training_corpus(args, meta)
     prime = prime_for(args, vocab)
     x, y, hx, hy = prepare_windows(vocab.encode(text), s["seq_len"], sequences=s["sequences"])

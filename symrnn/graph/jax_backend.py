@@ -172,8 +172,18 @@ def _unknown_lengths_refused(inputs, shapes):
         raise ConfigError(
             f"the jax backend cannot compile this function for arrays with an axis of length 1 "
             f"({', '.join(ones) or 'a weight'}): a length the graph computes from it is not "
-            "known while JAX traces (a training step on a batch of one row, say). Use at "
-            "least 2 rows per batch, or backend 'numba'") from None
+            f"known while JAX traces (a training step on a batch of one row, say). {ONE_ROW}"
+        ) from None
+
+
+ONE_ROW = "Use at least 2 rows per batch, or backend 'numba'"
+
+
+def check_training_batch(rows):
+    """Refuse up front what :func:`_unknown_lengths_refused` would at the first step: training
+    on batches of one row (the loss indexes ``arange(rows)``, a length JAX would not know)."""
+    if rows == 1:
+        raise ConfigError(f"the jax backend cannot train on batches of one row. {ONE_ROW}")
 
 
 def _known(var, shape):
