@@ -80,6 +80,9 @@ def test_gated_models_replay_bit_identically_from_a_checkpoint(tmp_path, kind):
         assert np.array_equal(first[name], second[name]), name
 
 
+# The suite's workers import jax (collecting tests/test_jax.py), which warns that forking a
+# multithreaded process may deadlock; the child here runs only numpy and py-backend code.
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_sigkill_during_checkpoint_writes_always_leaves_a_loadable_checkpoint(tmp_path):
     """Fork a training child (already compiled), SIGKILL it at random moments, load, resume."""
     run = tmp_path / "run"

@@ -30,7 +30,8 @@ from ..bench import runner as bench
 from ..data import Vocab, load_corpus, windows
 from ..data.sampling import check_temperature
 from ..errors import CheckpointError, ConfigError, CorpusError, SymrnnError
-from ..graph.backend import check_backend
+from ..graph import jax_backend, parallel
+from ..graph.backend import require_backend
 from ..layers.generation import Generator
 from ..lesson.rnn import LessonRNN
 from ..runtime import keep_freed_memory, limit_blas_threads
@@ -103,6 +104,10 @@ def add_train_parser(commands):
     train.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue the run saved in RUN_DIR")
     train.add_argument("--backend", default=None,
                        help="numba, c, py or jax (default: $SYMRNN_BACKEND, else numba)")
+    train.add_argument("--devices", type=int, default=None,
+                       help="with --backend jax: split each batch across this many JAX devices "
+                            "(GPUs; on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N "
+                            "makes N host devices)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_sampling_arguments(train, "--sample")
     train.set_defaults(run=run_train)
@@ -239,7 +244,12 @@ def plan_training(args):
     if s["sequences"] < 0:
         raise ConfigError(f"--sequences must be >= 0 (0 = all), got {s['sequences']}")
     check_sampling(args)
-    backend = check_backend(args.backend)
+    backend = require_backend(args.backend)
+    devices = parallel.check_devices(args.devices, backend)
+    if devices is not None:
+        parallel.check_split(s["batch_size"], devices)
+    if backend == "jax":
+        jax_backend.check_training_batch(s["batch_size"])
     text, vocab, corpus = load_training_corpus(args, meta)
     prime = prime_for(args, vocab)
     x, y, hx, hy = prepare_windows(vocab.encode(text), s["seq_len"], sequences=s["sequences"])
@@ -249,7 +259,7 @@ def plan_training(args):
         raise ConfigError("--layers is for --model simplernn, gru and lstm; the lesson RNN has one layer")
     model_config = {k: s[k] for k in ("model", "hidden", "layers", "optimizer", "lr", "clipnorm", "loss",
                                       "dtype", "seed", "seq_len", "keras1_gates")}
-    model = build_model(vocab, model_config, backend=backend)
+    model = build_model(vocab, model_config, backend=backend, devices=devices)
     run_meta = {"corpus": corpus, "data": {"seq_len": s["seq_len"], "sequences": s["sequences"]}}
     trainer = Trainer(model, x, y, hx, hy, batch_size=s["batch_size"], epochs=s["epochs"], seed=s["seed"],
                       run_dir=run_dir, checkpoint_every=s["checkpoint_every"], max_steps=args.max_steps,
@@ -344,7 +354,7 @@ def print_sample(model, args, prime, seed):
 # ------------------------------------------------------------------- generate / evaluate
 def load_run(run_dir, backend):
     """The model of a saved run with its trained parameters, and the checkpoint metadata."""
-    backend = check_backend(backend)
+    backend = require_backend(backend)
     arrays, meta, file = load_checkpoint(run_dir)
     config = saved_config(meta.get("model", {}), meta["version"])   # names an old lesson checkpoint
     try:

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import errors
 from ..errors import CheckpointError, ShapeError
+from ..graph import parallel
 from ..graph.cells import activation
 from ..layers import fitting
 from ..layers.charmodels import (
@@ -73,8 +74,9 @@ def check_config(config):
 class CharModel:
     """A compiled character model from :mod:`symrnn.layers.charmodels`, for the trainer."""
 
-    def __init__(self, vocab, config, backend=None):
+    def __init__(self, vocab, config, backend=None, devices=None):
         self.vocab, self.backend = vocab, backend
+        self.devices = parallel.check_devices(devices, backend)   # batches split across them
         self.config = check_config(config)
         self.dtype, self.name = self.config["dtype"], self.config["model"]
         self.model = compiled_char_model(vocab.size, self.config, backend=backend)
@@ -115,7 +117,8 @@ class CharModel:
     def train_batch(self, x, y):
         """One update on ``[B, T]`` id windows; returns the loss before it."""
         x, y = self.check_pair(x, y)
-        loss = float(fitting.train_fn(self.model)(x, y.astype(np.int64))[0])
+        train = parallel.split_batches(fitting.train_fn(self.model), self.devices)
+        loss = float(train(x, y.astype(np.int64))[0])
         return self._per_char(loss, x.shape[1])
 
     def evaluate(self, x, y):
@@ -144,9 +147,9 @@ class CharModel:
         return 0.0  # not an output of the layer API's train function; loss and weights are checked
 
 
-def build_model(vocab, config, backend=None):
+def build_model(vocab, config, backend=None, devices=None):
     """The :class:`CharModel` a config describes (``config["model"]``)."""
-    return CharModel(vocab, config, backend=backend)
+    return CharModel(vocab, config, backend=backend, devices=devices)
 
 
 def saved_config(config, checkpoint_version):

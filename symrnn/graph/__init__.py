@@ -10,7 +10,9 @@
 - :mod:`.losses`, :mod:`.metrics`, :mod:`.updates`, :mod:`.optimizers`: losses,
   metrics, update rules and optimizer objects;
 - :mod:`.training` and :mod:`.backend`: gradients, compiled functions and which
-  PyTensor linker runs them (:mod:`.blas_dot`: the Numba matrix product).
+  PyTensor linker runs them (:mod:`.blas_dot`: the Numba matrix product;
+  :mod:`.jax_backend`: JAX's graphs, one per set of shapes; :mod:`.parallel`:
+  batches split across JAX devices).
 
 Nothing here imports :mod:`symrnn.layers`, :mod:`symrnn.app` or :mod:`symrnn.bench`;
 importing it compiles and registers nothing.

@@ -44,10 +44,23 @@ class ExpandedGraph:
 
 @node_rewriter([OpFromGraph])
 def expand_graph_op(fgraph, node):
-    """Replace an :class:`ExpandedGraph` node by its inner graph on the node's inputs."""
+    """Replace an :class:`ExpandedGraph` node by its inner graph on the node's inputs.
+
+    An op that can build its graph (``build_inner_graph``, a ``SymbolicOp``) builds it
+    afresh for every node expanded. Inlining the stored inner graph would hand every
+    compiled function the same ``Scan`` op objects (PyTensor interns an op's frozen
+    inner graph, so two equal models share them), and compiling a ``Scan`` rewrites its
+    inner graph in place: the py backend's ``Gemm`` would then reach a later JAX
+    function, which has no conversion for it.
+    """
     if not isinstance(node.op, ExpandedGraph):
         return None
-    return inline_ofg_node(node)
+    build = getattr(node.op, "build_inner_graph", None)
+    if build is None:
+        return inline_ofg_node(node)
+    fresh = build(*node.inputs)
+    return [old.type.filter_variable(new, allow_convert=True)
+            for old, new in zip(node.outputs, fresh)]
 
 
 _registered = []

@@ -50,6 +50,9 @@ def logits_of(probs):
     >>> folded = pt.special.softmax(z, axis=-1)
     >>> logits_of(folded.reshape((2, -1, folded.shape[1]))).owner.inputs[0] is z
     True
+    >>> wide = pt.special.softmax(pt.matrix("w", shape=(None, 7)), axis=-1)
+    >>> logits_of(wide.reshape((-1, 4, 7))) is not None   # a constant target shape
+    True
     """
     node = probs.owner
     if node is not None and isinstance(node.op, Softmax):
@@ -66,10 +69,12 @@ def logits_of(probs):
 
 def _last_axis_kept(folded, shape):
     """Whether ``reshape(folded, shape)`` keeps ``folded``'s last axis as its own last axis."""
+    width = folded.type.shape[-1]
+    if isinstance(shape, Constant):   # every size static (symrnn.graph.shapes.sizes)
+        return width is not None and int(shape.data[-1]) == width
     if shape.owner is None or not isinstance(shape.owner.op, MakeVector):
         return False
     last = shape.owner.inputs[-1]
-    width = folded.type.shape[-1]
     if isinstance(last, Constant) and width is not None:
         return int(last.data) == width
     return equal_computations([last], [folded.shape[folded.ndim - 1]])

@@ -29,6 +29,8 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Constant
 from pytensor.tensor.subtensor import AdvancedSubtensor, AdvancedSubtensor1
 
+from .shapes import sizes
+
 # Project the whole table when it has at most this many rows (character and small word
 # vocabularies); a larger table would cost more to project than the rows a batch looks up.
 MAX_TABLE_ROWS = 4096
@@ -63,8 +65,13 @@ def time_major_projection(x, W, b):
     lookup = table_lookup(x)
     if lookup is not None:
         table, ids = lookup
-        return pt.dot(table, W)[ids.T] + b
+        ids_tm = ids.T
+        rows = pt.dot(table, W)[ids_tm.flatten()]   # one row per (t, b), time-major
+        steps, batch = ids_tm.shape[0], ids_tm.shape[1]
+        return rows.reshape(sizes([steps, batch, W.shape[1]],
+                                  ids_tm.type.shape + (W.type.shape[1],))) + b
     x_tm = x.dimshuffle(1, 0, 2)
-    steps, batch = x_tm.shape[0], x_tm.shape[1]
-    flat = x_tm.reshape((steps * batch, x_tm.shape[2]))
-    return (pt.dot(flat, W) + b).reshape((steps, batch, W.shape[1]))
+    steps, batch, n_in = (x_tm.shape[i] for i in range(3))
+    T, B, F = x_tm.type.shape
+    flat = x_tm.reshape(sizes([steps * batch, n_in], [None if None in (T, B) else T * B, F]))
+    return (pt.dot(flat, W) + b).reshape(sizes([steps, batch, W.shape[1]], [T, B, W.type.shape[1]]))

@@ -9,13 +9,19 @@ from collections import OrderedDict
 
 import pytensor
 
+from . import jax_backend
 from . import updates as update_rules
-from .backend import get_mode
+from .backend import get_mode, require_backend
 
 
 def compile_function(inputs, outputs, updates=None, backend=None, **kwargs):
-    """``pytensor.function`` with the chosen backend's mode (see :mod:`symrnn.graph.backend`)."""
-    return pytensor.function(inputs, outputs, updates=updates, mode=get_mode(backend), **kwargs)
+    """``pytensor.function`` with the chosen backend's mode (see :mod:`symrnn.graph.backend`);
+    for ``jax``, compiled once per set of input shapes (:mod:`symrnn.graph.jax_backend`)."""
+    backend = require_backend(backend)
+    if backend == "jax":
+        return jax_backend.StaticShapeFunction(inputs, outputs, updates, get_mode("jax"), **kwargs)
+    fn = pytensor.function(inputs, outputs, updates=updates, mode=get_mode(backend), **kwargs)
+    return jax_backend.host_values(fn)   # reads weights a JAX function left on its device
 
 
 def gradients(loss, params, clipnorm=None, clipvalue=None):

@@ -14,6 +14,7 @@ import pytensor.tensor as pt
 from ..errors import ConfigError, ShapeError
 from ..graph.cells import activation as get_activation
 from ..graph.projection import MAX_TABLE_ROWS
+from ..graph.shapes import sizes
 from .base import Layer, as_list
 
 
@@ -187,9 +188,12 @@ class TimeDistributed(Layer):
         return self.layer.trainable_params if self.trainable else []
 
     def call(self, x, training=False):
-        folded = x.reshape((-1,) + tuple(x.shape[i] for i in range(2, x.ndim)))
+        # static sizes where known (sizes): JAX needs the target shapes as concrete numbers
+        folded = x.reshape(sizes([-1] + [x.shape[i] for i in range(2, x.ndim)],
+                                 (None,) + x.type.shape[2:]))
         y = self.layer.apply(folded, training, self._updates)
-        return y.reshape((x.shape[0], x.shape[1]) + tuple(y.shape[i] for i in range(1, y.ndim)))
+        return y.reshape(sizes([x.shape[0], x.shape[1]] + [y.shape[i] for i in range(1, y.ndim)],
+                               x.type.shape[:2] + y.type.shape[1:]))
 
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))

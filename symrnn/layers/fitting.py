@@ -46,7 +46,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from ..errors import ConfigError, ShapeError
-from ..graph import losses
+from ..graph import losses, parallel
 from ..graph.backend import check_backend
 from ..graph.metrics import get_metric
 from ..graph.optimizers import get_optimizer
@@ -242,12 +242,19 @@ def check_signature(fn, arrays):
     which :mod:`.stateful` checks) differ from its inputs, once per loop: ``trust_input``
     skips PyTensor's own conversion, so an array that does not match the graph exactly
     must never reach it."""
-    for i, (var, arr) in enumerate(zip((inp.variable for inp in fn.maker.inputs), arrays)):
+    for i, (var, arr) in enumerate(zip(_input_variables(fn), arrays)):
         want = var.type
         fits = all(w is None or w == d for w, d in zip(want.shape[1:], arr.shape[1:]))
         if want.dtype != arr.dtype or want.ndim != arr.ndim or not fits:
             raise ShapeError(f"internal: argument {i} is {arr.dtype} {arr.shape} but the compiled "
                              f"function takes {want}; please report this")
+
+
+def _input_variables(fn):
+    """The input variables of a compiled function: a PyTensor ``Function``'s, or those of
+    the jax backend's shape-keyed wrapper (:mod:`symrnn.graph.jax_backend`), which keeps them."""
+    maker = getattr(fn, "maker", None)
+    return list(fn.inputs) if maker is None else [inp.variable for inp in maker.inputs]
 
 
 @contextmanager
@@ -397,9 +404,10 @@ def _source_plan(model, source, y, steps_per_epoch, validation_split, validation
 
 def fit(model, x, y=None, batch_size=32, epochs=None, shuffle=True, validation_split=0.0,
         validation_data=None, verbose=1, seed=None, steps_per_epoch=None, callbacks=None,
-        nb_epoch=None, initial_epoch=0):
+        nb_epoch=None, initial_epoch=0, devices=None):
     """Train on arrays ``(x, y)``, or on a source of batches: ``fit(mixer, epochs=...)``
     where ``x`` yields ``(x_batch, y_batch)`` and ``y`` is None (Keras' fit_generator).
+    ``devices=N`` splits every batch across N JAX devices (:mod:`symrnn.graph.parallel`).
 
     Everything is checked before the first batch: arguments, every array (and
     every row of a mixer's array sources), callbacks' monitored values.
@@ -408,11 +416,13 @@ def fit(model, x, y=None, batch_size=32, epochs=None, shuffle=True, validation_s
     epochs, batch_size = _epochs(epochs, nb_epoch), _whole(batch_size, "batch_size", 1)
     initial_epoch = _whole(initial_epoch, "initial_epoch", 0)
     callbacks = check_callbacks(callbacks)
+    devices = parallel.check_devices(devices, model.backend)
     if is_batch_source(x):
         plan = _source_plan(model, x, y, steps_per_epoch, validation_split, validation_data)
     else:
         plan = _array_plan(model, x, y, batch_size, shuffle, validation_split, validation_data, seed)
-    fn = train_fn(model)
+        parallel.check_batches(plan.samples, batch_size, devices)
+    fn = parallel.split_batches(train_fn(model), devices)
     val_fn = eval_fn(model) if plan.val is not None else None
     history, names = History(), list(model.metrics_names)
     progress = [ProgressBar(verbose)] if verbose else []

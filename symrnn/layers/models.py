@@ -141,13 +141,14 @@ class Model:
 
     def fit(self, x, y=None, batch_size=32, epochs=None, shuffle=True, validation_split=0.0,
             validation_data=None, verbose=1, seed=None, steps_per_epoch=None, callbacks=None,
-            nb_epoch=None, initial_epoch=0):
+            nb_epoch=None, initial_epoch=0, devices=None):
         """Train for ``epochs`` (default 1; Keras 1's ``nb_epoch`` too) on arrays, or on a
         source of ``(x, y)`` batches with ``y=None``; returns the :class:`History`, also
-        kept as ``model.history``. Every array is checked before anything changes."""
+        kept as ``model.history``. Every array is checked before anything changes.
+        ``devices=N`` (jax backend) splits each batch across N JAX devices."""
         return fitting.fit(self, x, y, batch_size, epochs, shuffle, validation_split,
                            validation_data, verbose, seed, steps_per_epoch, callbacks,
-                           nb_epoch, initial_epoch)
+                           nb_epoch, initial_epoch, devices)
 
     def evaluate(self, x, y, batch_size=32, verbose=0):
         """The loss in inference mode, or ``[loss, ...]`` in ``metrics_names`` order."""

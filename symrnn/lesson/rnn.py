@@ -105,8 +105,11 @@ class RawLessonModel:
         self.vocab_size, self.n_hidden, self.dtype, self.backend = vocab_size, n_hidden, dtype, backend
         self.params = self.make_params(np.random.default_rng(seed))
         self.inp, self.outp, self.h0, self.lr = declare_inputs(dtype)
-        inp = self.inp if seq_len is None else pt.specify_shape(self.inp, (seq_len, vocab_size))
-        self.hs, self.zs = self.forward_graph(inp, self.h0, unroll)
+        # the sizes the model knows, in the graph: inside scan's step only these are static
+        # (JAX needs the sizes of a concatenation's gradient there, the combined GRU's)
+        inp = pt.specify_shape(self.inp, (seq_len, vocab_size))
+        h0 = pt.specify_shape(self.h0, (n_hidden,))
+        self.hs, self.zs = self.forward_graph(inp, h0, unroll)
         self.y = pt.special.softmax(self.zs, axis=-1)   # the lesson's per-step softmax output
         self.error = summed_error(self.zs, self.outp)
         self.grads = pytensor.grad(self.error, self.params)

@@ -1,0 +1,29 @@
+"""Reshapes whose target shape every backend can read before it runs.
+
+JAX traces a function once per set of input shapes and needs the target shape
+of a reshape as concrete numbers (constants, or an array's own ``.shape``);
+an entry that PyTensor computes (a product of two lengths, a ``Join`` its
+rewrites make of a shape tuple) is refused. :func:`sizes` writes each axis as
+the static size when the type knows it and leaves at most one unknown axis to
+``-1``, so the shape is constant for any batch size.
+
+>>> import pytensor.tensor as pt
+>>> x = pt.tensor("x", shape=(None, 5, 3))
+>>> sizes([x.shape[0], 5, x.shape[2]], [None, 5, 3])
+(-1, 5, 3)
+>>> x.reshape(sizes([x.shape[0] * x.shape[1], x.shape[2]], [None, 3])).type.shape
+(None, 3)
+"""
+
+
+def sizes(symbolic, static):
+    """The target shape: ``static[i]`` where known, ``-1`` for the one unknown axis
+    (two or more unknown axes keep their symbolic lengths, except the first, -1)."""
+    unknown = [i for i, size in enumerate(static) if size is None]
+    shape = []
+    for i, (length, size) in enumerate(zip(symbolic, static)):
+        if size is not None:
+            shape.append(int(size))
+        else:
+            shape.append(-1 if i == unknown[0] else length)
+    return tuple(shape)
