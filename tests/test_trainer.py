@@ -208,3 +208,15 @@ def test_arbitrary_bytes_give_windows_or_a_clear_error(raw, encoding, seq_len):
         assert f.name in str(err) or "window" in str(err) or "split" in str(err), err
     finally:
         os.unlink(f.name)
+
+
+def test_each_epoch_has_its_own_progress_bar_and_held_out_line(capsys):
+    """The bar of epoch 2 says so and counts its own batches from zero; each held-out
+    line starts a line of its own (tqdm draws on stderr, the log goes to stdout)."""
+    lines = []
+    make_trainer(epochs=2, progress=True, log=lines.append).fit()
+    bars = capsys.readouterr().err.replace("\r", "\n")
+    assert "epoch 2/2:" in bars
+    assert "48/48" in bars.split("epoch 2/2:")[-1]   # the second bar counts 48 batches of its own
+    assert not any("step/s" in line for line in lines)
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2 step 48", "epoch 2/2 step 96"]

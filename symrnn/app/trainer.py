@@ -200,7 +200,11 @@ class Trainer:
                 elif self.step % 10 == 0 or self.position == self.n_batches:
                     rate = (self.step - start_step) * chars_per_step / max(time.perf_counter() - start, 1e-9)
                     bar.set_postfix(loss=f"{running:.3f}", chars_s=f"{rate:,.0f}", refresh=False)
-                self._after_step()
+                if self.position < self.n_batches and self.step % self.checkpoint_every == 0:
+                    self.save()
+        # after the bar closes: one bar per epoch, and the held-out line on a line of its own
+        if self.position == self.n_batches:
+            self._end_epoch()
 
     def _train_step(self):
         snapshot = self._snapshot()  # the last finite state, for the NaN guard
@@ -212,12 +216,6 @@ class Trainer:
         self.position += 1
         self.losses.append(loss)
         return loss
-
-    def _after_step(self):
-        if self.position == self.n_batches:
-            self._end_epoch()
-        elif self.step % self.checkpoint_every == 0:
-            self.save()
 
     def _end_epoch(self):
         nats = self.model.evaluate(self.heldout_x, self.heldout_y)
