@@ -1,10 +1,15 @@
 """Every lesson script runs end to end on a small slice (``--quick``)."""
+import csv
 import os
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
-from lesson_scripts import EXPECTED_NUMBERS, LESSONS, ROOT
+from lesson_scripts import EXPECTED_NUMBERS, LESSONS, ROOT, load_lesson
+
+from symrnn.layers import Model, load_model
 
 
 def test_every_lesson_section_has_exactly_one_script():
@@ -32,3 +37,49 @@ def test_lesson_is_a_story_with_main(script):
     for scaffolding in ("argparse", "lesson_parser(", "parse_lesson_args(", "load_lesson_corpus(",
                         "load_corpus("):
         assert scaffolding not in source, f"{scaffolding} belongs in symrnn.app.lessonkit"
+
+
+def test_many_to_one_reports_evaluate_accuracy_and_keeps_the_best_checkpoint(
+        tmp_path, monkeypatch, capsys):
+    """Lesson 15's headline accuracy is model.evaluate's; its ModelCheckpoint file loads."""
+    lesson = load_lesson("15_many_to_one")
+    calls = []
+    evaluate = Model.evaluate
+
+    def spy(self, x, y, *args, **kwargs):
+        result = evaluate(self, x, y, *args, **kwargs)
+        calls.append((x, y, result))
+        return result
+
+    monkeypatch.setattr(Model, "evaluate", spy)
+    model, test_acc = lesson.main(["--quick", "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+
+    # the one evaluate call, [loss, accuracy] on the test windows, is what the lesson printed
+    assert model.metrics_names == ["loss", "accuracy"]
+    [(x_test, y_test, (test_loss, evaluated_acc))] = calls
+    assert test_acc == evaluated_acc
+    headline = re.search(r"held-out accuracy (\d\.\d{3}) \(loss (\d+\.\d{4})", printed)
+    assert headline, printed[-2000:]
+    assert headline.groups() == (f"{evaluated_acc:.3f}", f"{test_loss:.4f}")
+    # fit logged accuracy per epoch, on training and validation windows
+    logged = model.history.history
+    assert len(logged["accuracy"]) == len(logged["val_accuracy"]) == len(model.history.epoch) >= 1
+
+    # the checkpoint exists, loads as a whole model, holds the weights the lesson evaluated,
+    # and evaluates to the printed accuracy on the same windows
+    checkpoint = tmp_path / lesson.BEST_MODEL
+    assert checkpoint.is_file() and str(checkpoint) in printed
+    loaded = load_model(checkpoint)
+    for saved, evaluated in zip(loaded.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, evaluated)
+    with lesson.float_scope("float32"):
+        loaded.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"],
+                       backend="py")
+        assert evaluate(loaded, x_test, y_test, batch_size=256)[1] == pytest.approx(evaluated_acc)
+
+    # CSVLogger wrote one row per epoch with History's values
+    with open(tmp_path / lesson.EPOCH_LOG, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(model.history.epoch)
+    assert [float(r["val_accuracy"]) for r in rows] == pytest.approx(logged["val_accuracy"])
