@@ -24,7 +24,7 @@ Run it as a script (from the repository root)::
 
     python lessons/12_char_rnn.py --quick
     python lessons/12_char_rnn.py --corpus nietzsche \\
-        --encoding latin-1 --minutes 10 --save /tmp/char_rnn.npz
+        --encoding latin-1 --minutes 20 --save /tmp/char_rnn.npz
 """
 
 # %% [markdown]

@@ -17,7 +17,7 @@ the ceiling that pseudo-labels can at best approach.
 Run it from the repository root::
 
     python lessons/13_batch_mixer.py --quick --backend py
-    python lessons/13_batch_mixer.py --backend c
+    python lessons/13_batch_mixer.py
 
 It prints held-out cross-entropy in nats per character for each run.
 """
