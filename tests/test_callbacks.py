@@ -226,15 +226,22 @@ def test_terminate_on_nan_stops_with_the_weights_from_before_the_bad_batch():
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
-def test_terminate_on_nan_falls_back_when_the_weights_before_the_batch_were_not_finite():
-    """An update can overflow the weights while its own loss (computed before it) was
-    finite; the next batch's loss is NaN and the copy before it is not finite either:
-    the copy before the previous batch is restored."""
+def nan_stop_on_a_compiled_model():
+    """A compiled linear model and a TerminateOnNaN already told training began, for
+    driving the callback's hooks by hand."""
     model = linear_model()
     train_fn(model)
     nan_stop = TerminateOnNaN()
     nan_stop.set_model(model)
     nan_stop.on_train_begin()
+    return model, nan_stop
+
+
+def test_terminate_on_nan_falls_back_when_the_weights_before_the_batch_were_not_finite():
+    """An update can overflow the weights while its own loss (computed before it) was
+    finite; the next batch's loss is NaN and the copy before it is not finite either:
+    the copy before the previous batch is restored."""
+    model, nan_stop = nan_stop_on_a_compiled_model()
     w0 = model.get_weights()
     nan_stop.on_batch_begin(0)
     model.set_weights([w + 1.0 for w in w0])              # batch 0 trained: finite weights
@@ -250,11 +257,7 @@ def test_terminate_on_nan_falls_back_when_the_weights_before_the_batch_were_not_
 
 
 def test_terminate_on_nan_checks_the_weights_at_the_epoch_end():
-    model = linear_model()
-    train_fn(model)
-    nan_stop = TerminateOnNaN()
-    nan_stop.set_model(model)
-    nan_stop.on_train_begin()
+    model, nan_stop = nan_stop_on_a_compiled_model()
     before = model.get_weights()
     nan_stop.on_batch_begin(0)
     model.params[1].set_value(np.array([np.nan]))         # the epoch's last update broke b

@@ -6,19 +6,12 @@ import sys
 import time
 from pathlib import Path
 
+from waiting import wait_for
+
 from symrnn.app.checkpoint import load_checkpoint
 from symrnn.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def wait_for(predicate, timeout=120):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_sigint_saves_a_checkpoint_and_the_run_resumes(tmp_path):

@@ -9,10 +9,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 import symrnn.io
 from symrnn.app.checkpoint import list_checkpoints, load_checkpoint
@@ -37,15 +37,6 @@ def start_training(tmp_path, run):
     env = {**os.environ, "SYMRNN_BACKEND": "py", "PYTHONPATH": str(ROOT)}
     return corpus, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=env)
-
-
-def wait_for(predicate, timeout=120):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def lock_holder(run):

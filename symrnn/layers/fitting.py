@@ -473,26 +473,25 @@ def predict(model, x, batch_size=32, backend=None):
     return outs[0] if len(outs) == 1 else outs
 
 
-def train_on_batch(model, x, y):
-    """One update on one batch; the loss (and metrics) computed before it, as Keras returns."""
+def _on_batch(model, x, y, compiled):
+    """``compiled(model)`` (the training or evaluation function) on one checked batch."""
     _require_compiled(model)
     arrays, n = check_xy(model, x, y)
     _exact_batch(model, n, "the batch")
-    fn = train_fn(model)
+    fn = compiled(model)
     check_signature(fn, arrays)
     with trusted(fn):
         return _result(fn(*arrays))
+
+
+def train_on_batch(model, x, y):
+    """One update on one batch; the loss (and metrics) computed before it, as Keras returns."""
+    return _on_batch(model, x, y, train_fn)
 
 
 def evaluate_on_batch(model, x, y):   # Keras' test_on_batch (a test_ name here would look like a test)
     """Loss (and metrics) on one batch in inference mode."""
-    _require_compiled(model)
-    arrays, n = check_xy(model, x, y)
-    _exact_batch(model, n, "the batch")
-    fn = eval_fn(model)
-    check_signature(fn, arrays)
-    with trusted(fn):
-        return _result(fn(*arrays))
+    return _on_batch(model, x, y, eval_fn)
 
 
 def predict_on_batch(model, x):
