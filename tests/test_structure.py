@@ -10,7 +10,7 @@ from imports import PACKAGE_ROOT, imports_of, module_name
 
 # Rank of each part of the package: a module may import its own part and lower ranks only.
 # bench and app both sit on top; the CLI (app) runs the benchmark, so app > bench.
-RANK = {"symrnn": 0, "symrnn.errors": 0, "symrnn.io": 1, "symrnn.runtime": 1,
+RANK = {"symrnn": 0, "symrnn.errors": 0, "symrnn.compat": 1, "symrnn.io": 1, "symrnn.runtime": 1,
         "symrnn.data": 2, "symrnn.graph": 3, "symrnn.layers": 4, "symrnn.lesson": 4,
         "symrnn.bench": 5, "symrnn.app": 6, "symrnn.__main__": 7}
 SOURCES = sorted(PACKAGE_ROOT.rglob("*.py"))

@@ -16,9 +16,8 @@ machinery :class:`symrnn.graph.blas_dot.BlasDot` uses (scipy's ``cython_blas``,
 with a function-pointer cache that Numba's on-disk cache can hold).
 """
 import numpy as np
-from pytensor.link.numba.dispatch.basic import numba_njit
-from pytensor.link.numba.dispatch.linalg._LAPACK import val_to_int_ptr
 
+from ..compat import numba_njit, val_to_int_ptr
 from .blas_dot import _blas_functions
 
 # int64 scalars, not Python ints: Numba would type those as literals and compile the

@@ -44,6 +44,8 @@ from pytensor.tensor.elemwise import DimShuffle
 from pytensor.tensor.math import Dot
 from pytensor.tensor.shape import Reshape
 
+from .. import compat
+
 # Bump when the Numba implementation changes, so PyTensor's on-disk cache keys change too.
 IMPLEMENTATION_VERSION = 3
 REWRITE_NAME = "symrnn_blas_dot"
@@ -115,11 +117,10 @@ def enable():
     """
     if _enabled:
         return _enabled[0]
-    try:
-        _register_numba_kernel()
-    except ImportError:
+    if not compat.numba_internals_available():
         _enabled.append(False)
         return False
+    _register_numba_kernel()
     from pytensor.compile import optdb
     # position 100: after the fast_run graph rewrites (which know Dot, not BlasDot)
     optdb.register(REWRITE_NAME, dfs_rewriter(local_flatten_then_transpose, local_blas_dot),
@@ -129,11 +130,8 @@ def enable():
 
 
 def _register_numba_kernel():
-    from pytensor.link.numba.dispatch.basic import (
-        numba_njit,
-        register_funcify_default_op_cache_key,
-    )
-    from pytensor.link.numba.dispatch.linalg._LAPACK import val_to_int_ptr
+    numba_njit, val_to_int_ptr = compat.numba_njit, compat.val_to_int_ptr
+    register_funcify_default_op_cache_key = compat.register_funcify_default_op_cache_key
     gemm_for, gemv_for = _blas_functions("gemm"), _blas_functions("gemv")
 
     @register_funcify_default_op_cache_key(BlasDot)
@@ -206,11 +204,9 @@ BLAS_SIGNATURES = {"gemm": "iiiiiffififfi", "gemv": "iiiffififfi"}
 def _blas_functions(routine):
     """``{dtype: (numba wrapper of s/d<routine>, scalar-to-pointer intrinsic)}``."""
     import numba
-    from numba.core import types
-    from numba.core.extending import get_cython_function_address
-    from pytensor.link.numba.cache import _call_cached_ptr
-    from pytensor.link.numba.dispatch.basic import numba_njit
-    from pytensor.link.numba.dispatch.linalg._LAPACK import val_to_dptr, val_to_sptr
+    from numba import types
+    from numba.extending import get_cython_function_address
+    numba_njit = compat.numba_njit
 
     def wrapper(kind, float_type):
         name = f"{kind}{routine}"
@@ -226,11 +222,11 @@ def _blas_functions(routine):
 
         @numba_njit
         def call(*args):
-            fn = _call_cached_ptr(get_ptr_func=get_pointer, func_type_ref=fn_type,
+            fn = compat.call_cached_ptr(get_ptr_func=get_pointer, func_type_ref=fn_type,
                                   unique_func_name_lit=unique_name)
             fn(*args)
 
         return call
 
-    return {"float32": (wrapper("s", types.float32), val_to_sptr),
-            "float64": (wrapper("d", types.float64), val_to_dptr)}
+    return {"float32": (wrapper("s", types.float32), compat.val_to_sptr),
+            "float64": (wrapper("d", types.float64), compat.val_to_dptr)}

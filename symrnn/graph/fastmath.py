@@ -30,7 +30,8 @@ True
 [-1.0, 1.0, nan]
 """
 import numpy as np
-from pytensor.link.numba.dispatch.basic import numba_njit
+
+from ..compat import numba_njit
 
 F32 = np.float32
 # Eigen's generic_fast_tanh_float: tanh(x) ~ x * P(x^2) / Q(x^2) on [-c, c], +-1 beyond.

@@ -18,6 +18,7 @@ from functools import lru_cache
 from hashlib import sha256
 from pathlib import Path
 
+from .. import compat
 from . import expansion
 from .recurrence import DTYPES, Recurrence, RecurrenceGrad
 
@@ -31,11 +32,10 @@ _enabled = []
 def enable():
     """Register the kernels (once); True if active, False if this PyTensor lacks Numba."""
     if not _enabled:
-        try:
+        available = compat.numba_internals_available()
+        if available:
             _register_kernels()
-            _enabled.append(True)
-        except ImportError:
-            _enabled.append(False)
+        _enabled.append(available)
     return _enabled[0]
 
 
@@ -76,10 +76,9 @@ def kernel_dtype(node):
 def _register_kernels():
     # Imported here, not at the top: they import Numba (about a second), which
     # importing symrnn, or running it on another backend, should not pay for.
-    from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
-    from pytensor.link.numba.dispatch.compile_ops import numba_funcify_OpFromGraph
-
     from . import numba_kernels
+    register_funcify_and_cache_key = compat.register_funcify_and_cache_key
+    numba_funcify_OpFromGraph = compat.numba_funcify_OpFromGraph
 
     forward = lru_cache(maxsize=None)(numba_kernels.forward_kernel)
     backward = lru_cache(maxsize=None)(numba_kernels.backward_kernel)

@@ -35,9 +35,8 @@ would keep LLVM from vectorising the float32 gate loops.
 import inspect
 
 import numpy as np
-from pytensor.link.numba.cache import compile_numba_function_src
-from pytensor.link.numba.dispatch.basic import numba_njit
 
+from ..compat import compile_numba_function_src, numba_njit
 from . import fastmath
 from .blas import NOTRANS, TRANS, matmul_for
 

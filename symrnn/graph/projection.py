@@ -28,7 +28,8 @@ static shape, e.g. the one-hot identity.
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Constant
-from pytensor.tensor.subtensor import AdvancedSubtensor, AdvancedSubtensor1
+
+from ..compat import row_lookup
 
 from .shapes import sizes
 
@@ -40,12 +41,10 @@ MAX_TABLE_ROWS = 4096
 def table_lookup(x):
     """``(E, ids)`` when ``x`` is ``E[ids]`` for a 2-d table ``E`` of a known, small
     number of rows and integer ``ids`` of ``x``'s leading shape; else ``None``."""
-    node = x.owner
-    if node is None or not isinstance(node.op, (AdvancedSubtensor, AdvancedSubtensor1)):
+    lookup = row_lookup(x)
+    if lookup is None:
         return None
-    if len(node.inputs) != 2:
-        return None
-    table, ids = node.inputs
+    table, ids = lookup
     if table.ndim != 2 or not ids.dtype.startswith(("int", "uint")) or ids.ndim != x.ndim - 1:
         return None
     rows = _rows(table)

@@ -4,7 +4,7 @@
 recurrent layers build (:class:`symrnn.layers.recurrent.Recurrent`): the cell
 step of :mod:`symrnn.graph.cells` / :mod:`symrnn.graph.gated` run by
 :func:`symrnn.graph.recurrent.scan_loop` over the projected inputs ``xw`` (time-major
-``[T, B, G*H]``), with the same recurrent-dropout mask, ``grad_clip`` and
+``[T, B, G*H]``), with the same recurrent-dropout mask, ``grad_clip`` (:func:`symrnn.graph.clipping.clip_gradient`) and
 ``truncate_gradient`` semantics. Its gradient is :class:`RecurrenceGrad`,
 whose inner graph is ``pytensor.grad`` of that loop. On every backend except
 Numba both ops are replaced by their inner graphs before any rewrite
@@ -35,12 +35,13 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.builders import OpFromGraph
-from pytensor.gradient import DisconnectedType, grad_clip
+from pytensor.gradient import DisconnectedType
 from pytensor.tensor.symbolic import TensorSymbolicOp
 
 from ..errors import ConfigError
 from . import expansion
 from .cells import hard_sigmoid, linear, relu, simple_step
+from .clipping import clip_gradient
 from .gated import SAVED_GATES, gru_split_weights, gru_step_split, lstm_step
 from .recurrent import scan_loop
 
@@ -81,7 +82,7 @@ def _step_function(cell, act, inner_act, n_params, has_mask, clip):
         params = list(args[n_states:n_states + n_params])
         rec_mask = args[n_states + n_params] if has_mask else None
         if clip is not None:
-            states = [grad_clip(s, -clip, clip) for s in states]  # symrnn.graph.training.clip_gradient
+            states = [clip_gradient(s, clip) for s in states]
         h_tm1 = states[0]
         h_in = h_tm1 if rec_mask is None else h_tm1 * rec_mask
         if cell == "simple":
@@ -125,8 +126,7 @@ class _RecurrenceOp(expansion.ExpandedGraph, TensorSymbolicOp):
 
 
 def _same_graph_and_props(self, other):
-    # The inner graphs alone do not tell grad_clip bounds apart (PyTensor's GradClip
-    # compares equal whatever its bounds), so the props take part too.
+    # The props take part besides the inner graphs: they name what the kernels run.
     return OpFromGraph.__eq__(self, other) and self._props() == other._props()
 
 

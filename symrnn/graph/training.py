@@ -34,12 +34,6 @@ def gradients(loss, params, clipnorm=None, clipvalue=None):
     return grads
 
 
-def clip_gradient(x, bound):
-    """``x`` unchanged forward; its gradient clipped to ``[-bound, bound]`` backward
-    (e.g. on ``h_tm1`` inside a recurrent step, to tame exploding messages)."""
-    return pytensor.gradient.grad_clip(x, -bound, bound)
-
-
 def training_updates(loss, params, update_rule, clipnorm=None, clipvalue=None, extra_updates=None):
     """Gradients -> update rule -> one ``OrderedDict`` (plus e.g. batchnorm statistics)."""
     grads = gradients(loss, params, clipnorm, clipvalue)

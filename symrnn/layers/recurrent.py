@@ -28,9 +28,11 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from ..compat import SCAN_GRAD_READS_SAVED_OUTPUTS
 from ..errors import ConfigError, ShapeError
 from ..graph.cells import activation as get_activation
 from ..graph.cells import simple_step
+from ..graph.clipping import clip_gradient
 from ..graph.gated import (
     SAVED_GATES,
     gru_split_weights,
@@ -43,7 +45,6 @@ from ..graph.projection import time_major_projection
 from ..graph.recurrence import recurrence
 from ..graph.recurrence import supported as recurrence_supported
 from ..graph.recurrent import loop
-from ..graph.training import clip_gradient
 from .base import Layer, as_list, float_dtype
 from .core import _name_of
 
@@ -228,12 +229,18 @@ class Recurrent(Layer):
                               mask=rec_mask, grad_clip=self.grad_clip,
                               truncate_gradient=self.truncate_gradient)
         non_seqs = self.recurrent_params() + ([] if rec_mask is None else [rec_mask])
-        # the loop also outputs the gate activations (n_saved): the backward loop then
-        # reads them instead of recomputing the step (symrnn.graph.gated.SAVED_GATES)
         stacked = loop(self._loop_step(rec_mask is not None), [xw],
-                       states0 + [None] * self.n_saved, non_seqs, go_backwards=self.go_backwards,
+                       states0 + [None] * self.n_saved_in_loop(), non_seqs,
+                       go_backwards=self.go_backwards,
                        unroll=self.unroll, truncate_gradient=self.truncate_gradient)
         return stacked[:self.n_states]
+
+    def n_saved_in_loop(self):
+        """How many gate activations the scan loop outputs after its states: the
+        :attr:`n_saved` (symrnn.graph.gated.SAVED_GATES) where PyTensor's scan gradient
+        reads them instead of recomputing the step, none where it recomputes them anyway
+        and they would only cost (:data:`symrnn.compat.SCAN_GRAD_READS_SAVED_OUTPUTS`)."""
+        return self.n_saved if SCAN_GRAD_READS_SAVED_OUTPUTS else 0
 
     # -- the step inside the loop ----------------------------------------------
     def cell(self, xw_t, states_tm1, params, rec_mask=None, with_gates=False):
@@ -248,7 +255,7 @@ class Recurrent(Layer):
 
     def _loop_step(self, has_mask):
         n_states, n_params, clip = self.n_states, len(self.recurrent_params()), self.grad_clip
-        with_gates = self.n_saved > 0
+        with_gates = self.n_saved_in_loop() > 0
 
         def step(xw_t, *args):
             states = list(args[:n_states])
