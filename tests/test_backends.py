@@ -25,6 +25,8 @@ from symrnn.graph.backend import (
 )
 from symrnn.runtime import with_package_on_path
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 HAS_JAX = importlib.util.find_spec("jax") is not None
 BACKEND_ROWS = [pytest.param("jax", marks=pytest.mark.jax), "numba", "c"]   # py: the reference
 SLOW_TO_COMPILE = ("numba", "c")

@@ -12,6 +12,8 @@ from symrnn.graph import blas_dot
 from symrnn.graph.backend import get_mode
 from symrnn.layers import fitting
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 
 def op_types(fn):
     return [type(node.op) for node in fn.maker.fgraph.toposort()]

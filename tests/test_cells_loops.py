@@ -18,6 +18,8 @@ from symrnn.graph.cells import activation, lesson_step, simple_step
 from symrnn.graph.recurrent import scan_loop, unrolled_loop
 from symrnn.lesson import gru as lesson_gru
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 T, B, F, H, V = 4, 2, 5, 3, 7   # time steps, batch, input features, hidden units, vocab
 
 

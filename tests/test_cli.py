@@ -7,6 +7,8 @@ import pytest
 from symrnn.app.checkpoint import load_checkpoint
 from symrnn.app.cli import main
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 TINY = ["--hidden", "6", "--seq-len", "5", "--batch-size", "4", "--no-progress"]
 
 

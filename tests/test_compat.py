@@ -8,6 +8,8 @@ from imports import PACKAGE_ROOT
 
 from symrnn import compat
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 PRIVATE_PREFIXES = ("pytensor.link.numba", "numba.core")
 
 

@@ -22,6 +22,8 @@ from symrnn.lesson.rnn import (
     summed_error,
 )
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 V, H, T = 7, 5, 4  # vocab, hidden, sequence length
 
 

@@ -7,6 +7,8 @@ import pytest
 
 import symrnn
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 # __main__ modules run a program when imported (symrnn, symrnn.bench)
 MODULES = sorted(m.name for m in pkgutil.walk_packages(symrnn.__path__, "symrnn.")
                  if not m.name.endswith(".__main__"))

@@ -18,6 +18,8 @@ from symrnn.lesson import gru as lesson_gru
 from symrnn.lesson.gru import LessonGRU, gru_forward, gru_lesson_params, param_names
 from symrnn.lesson.rnn import summed_error, train_lesson
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 IN, H, V, B, T = 5, 3, 7, 2, 4  # input dim, hidden units, vocab, batch, time steps
 TOL = dict(abs_tol=1e-5, rel_tol=1e-5, mode="FAST_COMPILE",  # one-sided differences: O(eps) error
            no_debug_ref=False)  # the cost in FAST_COMPILE too: verify_grad would compile it for Numba

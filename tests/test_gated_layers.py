@@ -29,6 +29,8 @@ from symrnn.layers import (
     load_model,
 )
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 B, T, F = 2, 4, 5
 
 

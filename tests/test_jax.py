@@ -34,7 +34,7 @@ from symrnn.layers.generation import Generator
 from symrnn.runtime import with_package_on_path
 
 jax = pytest.importorskip("jax")
-pytestmark = pytest.mark.jax
+pytestmark = [pytest.mark.jax, pytest.mark.proof]
 TESTS = Path(__file__).parent
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -28,6 +30,7 @@ def test_ci_runs_the_readme_test_command():
     ci = ROOT.joinpath(".ci/run").read_text()
     readme_test = quick_start_commands()[1].replace("pip install '", "pip install -q '")
     assert readme_test in ci
+    assert "pytest -m proof" in ci   # the other end of the supported range
 
 
 def test_importing_symrnn_prints_nothing_and_leaves_config_alone():

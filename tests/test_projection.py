@@ -8,6 +8,8 @@ from pytensor.tensor.math import Dot
 
 from symrnn.graph.projection import time_major_projection
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 V, F, G, B, T = 7, 3, 5, 4, 6
 RNG = np.random.default_rng(0)
 IDS = RNG.integers(0, V, (B, T))

@@ -10,6 +10,8 @@ import pytest
 from symrnn.lesson import numpy_rnn
 from symrnn.lesson.rnn import PARAM_NAMES, LessonRNN
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 V, H, T = 9, 6, 5
 
 

@@ -46,6 +46,8 @@ from symrnn.graph.recurrence import (
     supported,
 )
 
+pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
+
 T, B, H = 5, 3, 4
 
 
