@@ -81,8 +81,10 @@ def test_gated_models_replay_bit_identically_from_a_checkpoint(tmp_path, kind):
 
 
 # The suite's workers import jax (collecting tests/test_jax.py), which warns that forking a
-# multithreaded process may deadlock; the child here runs only numpy and py-backend code.
-@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
+# multithreaded process may deadlock (Python 3.12+ says so as a DeprecationWarning); the child
+# here runs only numpy and py-backend code.
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning",
+                            "ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_sigkill_during_checkpoint_writes_always_leaves_a_loadable_checkpoint(tmp_path):
     """Fork a training child (already compiled), SIGKILL it at random moments, load, resume."""
     run = tmp_path / "run"
