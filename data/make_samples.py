@@ -1,7 +1,7 @@
 """Write the small sample corpora that symrnn owns, and a JSON of their known statistics.
 
 Nothing here is copied from anywhere: every byte is generated, so the files
-can be rebuilt and checked byte for byte (``tests/test_data_samples.py``
+can be rebuilt and checked byte for byte (``tests/data/test_data_samples.py``
 does). Run from the repository root::
 
     python data/make_samples.py            # writes data/samples/

@@ -30,7 +30,7 @@ import pytensor
 
 from symrnn.app.lessonkit import first_rows, lesson_setup
 from symrnn.data import LESSON_DROP_LAST, windows
-from symrnn.graph.training import compile_function
+from symrnn.graph.backend import compile_function
 from symrnn.lesson import numpy_rnn
 from symrnn.lesson.rnn import PARAM_NAMES, LessonRNN
 

@@ -42,10 +42,11 @@ from symrnn.app.lessonkit import lesson_setup
 from symrnn.data import split_tail, windows
 from symrnn.data.mixer import BatchMixer
 from symrnn.graph import losses
+from symrnn.graph.backend import compile_function
 from symrnn.graph.cells import simple_step
+from symrnn.graph.gradients import training_updates
+from symrnn.graph.loops import loop
 from symrnn.graph.params import init_array, shared
-from symrnn.graph.recurrent import loop
-from symrnn.graph.training import compile_function, training_updates
 from symrnn.graph.updates import adam
 
 FULL = dict(seq_len=16, n_hidden=96, batch_size=64, teacher_steps=600, steps=400,

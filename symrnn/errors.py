@@ -44,6 +44,10 @@ class CheckpointError(SymrnnError, ValueError):
     """A checkpoint or saved model is missing, truncated, corrupt or mismatched."""
 
 
+class CheckpointWriteError(SymrnnError):
+    """A checkpoint could not be written (disk full, I/O error); the previous one is intact."""
+
+
 def check_positive(values, label=lambda name: name.replace("_", " ")):
     """Raise a ConfigError for the first of ``values`` (a dict) that is not a finite
     number > 0; ``None`` skips a value, ``label`` says how a message names it.

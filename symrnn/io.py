@@ -60,6 +60,12 @@ def save_text(path, text):
     _write_atomically(os.fspath(path), lambda f: f.write(data), ".txt")
 
 
+def save_bytes(path, write, suffix=""):
+    """Atomically replace the file at ``path`` with what ``write(binary_file)`` writes
+    (e.g. ``figure.savefig``), as :func:`save_arrays` does."""
+    _write_atomically(os.fspath(path), write, suffix)
+
+
 def _write_atomically(path, write, suffix):
     """``write(file)`` into a temporary file beside ``path``, fsync, then rename over it."""
     directory = os.path.dirname(os.path.abspath(path))

@@ -7,9 +7,15 @@ with plain ``pytensor.function`` or ``.eval()``: PyTensor's own default mode
 would compile them for Numba, which costs seconds per new graph on a cold cache.
 """
 import os
+import sys
+from pathlib import Path
 
 import pytensor
 import pytest
+
+# the tests live in folders mirroring the package; their shared helpers (imports.py,
+# state.py, ...) live here, beside this file
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 os.environ.setdefault("SYMRNN_BACKEND", "py")
 pytensor.config.mode = "FAST_COMPILE"

@@ -1,4 +1,4 @@
-"""Run by tests/test_jax.py in a fresh process with two XLA host devices
+"""Run by tests/graph/test_jax.py in a fresh process with two XLA host devices
 (``XLA_FLAGS=--xla_force_host_platform_device_count=2``, which must be set before
 jax is imported): one model trained on one device and on two, what reached the
 compiled function, and the refusals. Prints one JSON object.

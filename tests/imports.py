@@ -2,7 +2,9 @@
 import ast
 from pathlib import Path
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1] / "symrnn"
+TESTS_DIR = Path(__file__).resolve().parent   # tests/: its helper modules live here
+REPO_ROOT = TESTS_DIR.parent
+PACKAGE_ROOT = REPO_ROOT / "symrnn"
 
 
 def module_name(path):

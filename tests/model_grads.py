@@ -6,7 +6,7 @@ import pytensor.tensor as pt
 
 from symrnn.bench.spec import ROLES
 from symrnn.graph import losses
-from symrnn.graph.training import compile_function
+from symrnn.graph.backend import compile_function
 
 
 def graph_loss_and_grads(model, x, y):

@@ -4,14 +4,15 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
+import tempfile
 
 import numpy as np
 import pytest
+from imports import REPO_ROOT
 
 pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 
 
 def quick_start_commands():
@@ -55,6 +56,21 @@ def test_importing_symrnn_prints_nothing_and_leaves_config_alone():
     assert done.stdout == ""
 
 
+def test_symrnn_train_does_not_import_the_benchmark():
+    code = ("import sys\nfrom symrnn.app.cli import main\n"
+            "assert main(['train', '--corpus', sys.argv[1], '--hidden', '4', '--seq-len', '3', "
+            "'--batch-size', '4', '--max-steps', '1', '--sample', '0', '--no-progress', "
+            "'--run-dir', sys.argv[2]]) == 0\n"
+            "assert not [m for m in sys.modules if m.startswith('symrnn.bench')]\n"
+            "assert 'torch' not in sys.modules\n")
+    corpus = ROOT / "README.md"
+    with tempfile.TemporaryDirectory() as run:
+        done = subprocess.run([sys.executable, "-c", code, str(corpus), run + "/r"], cwd=ROOT,
+                              capture_output=True, text=True,
+                              env={**os.environ, "SYMRNN_BACKEND": "py"})
+    assert done.returncode == 0, done.stderr
+
+
 def test_data_module_does_not_import_pytensor():
     code = "import sys, symrnn.data, symrnn.lesson.numpy_rnn; assert 'pytensor' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
@@ -62,7 +78,7 @@ def test_data_module_does_not_import_pytensor():
 
 def test_default_numba_backend_trains_like_the_py_backend():
     """The suite runs on the quick-compiling py backend; this proves the default agrees
-    (and jax, when installed: tests/test_backends.py compares it with py on every model)."""
+    (and jax, when installed: tests/graph/test_backends.py compares it with py on every model)."""
     from symrnn.lesson.rnn import LessonRNN
     rng = np.random.default_rng(0)
     x, y = np.eye(6)[rng.integers(0, 6, 4)], np.eye(6)[rng.integers(0, 6, 4)]

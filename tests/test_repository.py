@@ -10,8 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from imports import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 # spelled in pieces so this file does not mention them itself
 WORKSPACE_MARKERS = [".." + "/shared", "/work" + "/shared", "LESSON6" + "_FACTS"]
 

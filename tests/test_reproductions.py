@@ -6,11 +6,11 @@ corpus). Each takes minutes; they are never part of the default suite.
 """
 import importlib.util
 import os
-from pathlib import Path
 
 import pytest
+from imports import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 
 
 def lesson(name):

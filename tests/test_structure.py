@@ -64,7 +64,9 @@ def test_data_and_graph_never_import_layers_app_or_bench():
 # Function-level imports that are not there to dodge a cycle, each with its reason.
 LAZY_IMPORTS = {
     # the fused kernels import Numba (about half a second): only a Numba compile loads them
-    ("symrnn.graph.numba_dispatch", "symrnn.graph.numba_kernels"),
+    ("symrnn.graph.numba.dispatch", "symrnn.graph.numba.kernels"),
+    # the benchmark (and its PyTorch twins) loads for `symrnn bench` only, not for train
+    ("symrnn.app.cli", "symrnn.bench.runner"),
 }
 
 
@@ -81,6 +83,45 @@ def test_the_lazy_imports_are_not_cycles():
     for importer, imported in LAZY_IMPORTS:
         path = PACKAGE_ROOT.parent / (imported.replace(".", "/") + ".py")
         assert importer not in {m for m, _, _ in imports_of(path)}, (importer, imported)
+
+
+BACKEND_PLUMBING = ("numba", "jax", "symrnn.graph.numba", "symrnn.graph.jax")
+BACKEND_SELECTOR = "symrnn.graph.backend"
+
+
+def test_the_graph_core_imports_no_backend_plumbing_but_through_its_selector():
+    """Modules directly in graph/ import neither Numba nor JAX, nor symrnn's plumbing for
+    them (graph/numba/, graph/jax/); only the backend selector enables a backend."""
+    core = [p for p in (PACKAGE_ROOT / "graph").glob("*.py")
+            if module_name(p) not in ("symrnn.graph", BACKEND_SELECTOR)]
+    assert len(core) >= 15
+    for path in core:
+        bad = sorted(m for m, _, _ in imports_of(path)
+                     if any(m == b or m.startswith(b + ".") for b in BACKEND_PLUMBING))
+        assert bad == [], f"{module_name(path)} imports {bad}: go through {BACKEND_SELECTOR}"
+
+
+def test_test_folders_mirror_the_package():
+    tests = PACKAGE_ROOT.parent / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    assert folders and folders <= {p.name for p in PACKAGE_ROOT.iterdir() if (p / "__init__.py").exists()}
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert len(names) == len(set(names)), "two test files of one name: pytest imports them by name"
+
+
+def test_the_cli_parses_calls_and_prints_through_a_handful_of_modules():
+    cli = PACKAGE_ROOT / "app" / "cli.py"
+    used = {m for m, _, top in symrnn_imports(cli) if top}
+    assert len(used) <= 8, sorted(used)
+    assert not any(m.startswith("symrnn.bench") for m in used)
+
+
+def test_no_module_in_app_steps_batches_itself():
+    """One training loop: the application trains through Model.fit."""
+    for path in (PACKAGE_ROOT / "app").glob("*.py"):
+        steps = [(name, line) for name, line in calls_in(path)
+                 if name.split(".")[-1] in ("train_fn", "train_on_batch", "train_batch")]
+        assert steps == [], f"{path.name} steps batches itself: {steps}"
 
 
 def calls_in(path):
@@ -125,7 +166,8 @@ def test_the_public_api_is_at_the_top():
     import symrnn.layers as layers
     for name in ("layers", "load_corpus", "Vocab", "windows", "SGD", "Adam", "RMSprop", "Adagrad",
                  "LessonRNN"):
-        assert getattr(symrnn, name) is not None, name
+        value = getattr(symrnn, name)
+        assert callable(value) or isinstance(value, type(symrnn)), name
     assert symrnn.layers is layers
     assert {"Sequential", "Model", "Input", "Embedding", "SimpleRNN", "GRU", "LSTM", "Dense",
             "TimeDistributed"} <= set(layers.__all__)

@@ -1,16 +1,13 @@
-"""Character models as the trainer sees them: parameters, state, a train step, an evaluation.
+"""Character models as the application sees them: a compiled model, its settings, evaluation.
 
 :class:`CharModel` wraps the compiled ``Sequential`` that
 :func:`symrnn.layers.charmodels.compiled_char_model` builds (one graph per
-model: the same builder serves the CLI and the benchmark) behind the small
-surface :class:`symrnn.app.trainer.Trainer` and the checkpoints need:
+model: the same builder serves the CLI and the benchmark). Training goes
+through that model's ``fit`` (:mod:`symrnn.app.run`); around it:
 
-``params``        PyTensor shared variables (the weights)
-``state_vars``    every other shared variable a bit-exact resume needs
-                  (optimizer accumulators, step counters, RNG variables)
+``model``         the compiled ``symrnn.layers`` model
 ``config``        JSON-able dict that rebuilds the same model (:func:`build_model`)
 ``vocab``         the :class:`symrnn.data.Vocab`
-``train_batch(x, y) -> loss``   one update on id windows ``[B, T]``; the loss before it
 ``evaluate(x, y) -> loss``      mean cross-entropy per char, no update
 ``predict_proba(x) -> probs``   ``[B, T, V]`` next-character distributions
 
@@ -20,18 +17,18 @@ surface :class:`symrnn.app.trainer.Trainer` and the checkpoints need:
 >>> x = np.array([[1, 2, 3]], dtype="int32"); y = np.array([[2, 3, 1]], dtype="int32")
 >>> model.predict_proba(x).shape  # [B, T, V]
 (1, 3, 4)
->>> loss = model.train_batch(x, y)  # mean cross-entropy per char, before the update
->>> bool(0 < loss < 10)
+>>> bool(0 < model.evaluate(x, y) < 10)  # mean cross-entropy per char
 True
 """
 import numpy as np
 
 from .. import errors
 from ..errors import CheckpointError, ShapeError
-from ..graph import parallel
 from ..graph.cells import activation
+from ..graph.jax import parallel
 from ..layers import fitting
 from ..layers.charmodels import (
+    CHAR_DEFAULTS,
     LOSS_AGGREGATIONS,
     MODELS,
     OPTIMIZERS,
@@ -43,15 +40,8 @@ DTYPES = ("float32", "float64")
 EVAL_CHUNK = 512  # windows per evaluation call: bounded memory on any corpus
 # Model settings a config may hold, with their defaults (older checkpoints lack the newer keys;
 # a gated model saved before sigmoid gates became the default keeps the Keras 1 gates it had).
-CONFIG_DEFAULTS = dict(model="lesson", hidden=256, layers=1, optimizer="adam", lr=0.002,
-                       clipnorm=None, loss="mean", act=None, dtype="float32", seed=42,
-                       seq_len=None, keras1_gates=False, embed=42)
+CONFIG_DEFAULTS = {**CHAR_DEFAULTS, "seq_len": None}
 LEGACY_GATED_DEFAULTS = {"keras1_gates": True}
-
-
-def check_positive(**values):
-    """Every value must be a finite number > 0 (``None`` skips the check)."""
-    errors.check_positive(values)
 
 
 def check_config(config):
@@ -66,13 +56,13 @@ def check_config(config):
     check_name("dtype", c["dtype"], DTYPES)
     if c["act"] is not None:
         activation(c["act"])
-    check_positive(hidden=c["hidden"], layers=c["layers"], learning_rate=c["lr"],
-                   clipnorm=c["clipnorm"], seq_len=c["seq_len"])
+    errors.check_positive(dict(hidden=c["hidden"], layers=c["layers"], learning_rate=c["lr"],
+                   clipnorm=c["clipnorm"], seq_len=c["seq_len"]))
     return c
 
 
 class CharModel:
-    """A compiled character model from :mod:`symrnn.layers.charmodels`, for the trainer."""
+    """A compiled character model from :mod:`symrnn.layers.charmodels`, for the application."""
 
     def __init__(self, vocab, config, backend=None, devices=None):
         self.vocab, self.backend = vocab, backend
@@ -82,18 +72,6 @@ class CharModel:
         self.model = compiled_char_model(vocab.size, self.config, backend=backend)
         self.model.vocab = vocab
         self.params = self.model.params
-
-    @property
-    def state_vars(self):
-        """Optimizer accumulators and layer RNGs; they exist once the train function is built."""
-        fitting.train_fn(self.model)   # the optimizer creates its accumulators while building it
-        rngs = [layer.rng_var for layer in self.model.layers if hasattr(layer, "rng_var")]
-        return list(self.model.optimizer.accumulators) + rngs
-
-    def compile(self, evaluation=True):
-        """Build the training function (and the evaluation one) now rather than on first use."""
-        train = fitting.train_fn(self.model)
-        return (train, fitting.eval_fn(self.model)) if evaluation else (train,)
 
     def check_ids(self, ids, name):
         """Ids as an int32 ``[B, T]`` array, or a ShapeError saying what is wrong."""
@@ -114,13 +92,6 @@ class CharModel:
             raise ShapeError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
         return x, y
 
-    def train_batch(self, x, y):
-        """One update on ``[B, T]`` id windows; returns the loss before it."""
-        x, y = self.check_pair(x, y)
-        train = parallel.split_batches(fitting.train_fn(self.model), self.devices)
-        loss = float(train(x, y.astype(np.int64))[0])
-        return self._per_char(loss, x.shape[1])
-
     def evaluate(self, x, y):
         """Mean cross-entropy per character (nats) over all windows, in chunks."""
         x, y = self.check_pair(x, y)
@@ -131,20 +102,22 @@ class CharModel:
         return self._per_char(total / len(x), x.shape[1])
 
     def _per_char(self, loss, seq_len):
-        # the lesson's summed loss is a window's sum; the trainer logs and evaluates per char
-        return loss / seq_len if self.config["loss"] == "sum" else loss
+        # the lesson's summed loss is a window's sum; evaluations report nats per char
+        return loss / self.chars_per_loss(seq_len)
+
+    def chars_per_loss(self, seq_len):
+        """Characters one unit of the training loss stands for: the window (the lesson's
+        summed loss) or one character (the mean)."""
+        return seq_len if self.config["loss"] == "sum" else 1
 
     def predict_proba(self, x):
         [probs] = fitting.predict_fn(self.model)(self.check_ids(x, "x"))
         return probs
 
     def set_lr(self, lr):
-        check_positive(learning_rate=lr)
+        errors.check_positive(dict(learning_rate=lr))
         self.model.optimizer.lr = lr
         self.config["lr"] = float(lr)
-
-    def last_grad_norm(self):
-        return 0.0  # not an output of the layer API's train function; loss and weights are checked
 
 
 def build_model(vocab, config, backend=None, devices=None):

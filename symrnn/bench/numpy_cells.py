@@ -28,6 +28,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..graph.cellrecords import CELLS as RECORDS
+
 
 def sigmoid(a):
     return 1.0 / (1.0 + np.exp(-a))
@@ -155,11 +157,16 @@ def lstm_backward(dh_out, hs, gates, W_h):
     return dxw, _flat(_previous(hs)).T @ _flat(dxw)
 
 
-#: Per cell: ``forward``, ``backward``, ``step`` and ``n_states`` (states carried).
+def _twin(name, forward, backward, step, act, inner_act=None):
+    return SimpleNamespace(forward=forward, backward=backward, step=step, act=act,
+                           inner_act=inner_act, n_states=RECORDS[name].n_states)
+
+
+#: Per cell of :data:`symrnn.graph.cellrecords.CELLS` (the same names, the same gate
+#: layout): ``forward``, ``backward``, ``step``, the activations they compute (``act``,
+#: ``inner_act``) and ``n_states`` (states carried, the record's).
 CELLS = {
-    "simple": SimpleNamespace(forward=simple_forward, backward=simple_backward, step=simple_step,
-                              n_states=1),
-    "gru": SimpleNamespace(forward=gru_forward, backward=gru_backward, step=gru_step, n_states=1),
-    "lstm": SimpleNamespace(forward=lstm_forward, backward=lstm_backward, step=lstm_step,
-                            n_states=2),
+    "simple": _twin("simple", simple_forward, simple_backward, simple_step, "relu"),
+    "gru": _twin("gru", gru_forward, gru_backward, gru_step, "tanh", "sigmoid"),
+    "lstm": _twin("lstm", lstm_forward, lstm_backward, lstm_step, "tanh", "sigmoid"),
 }

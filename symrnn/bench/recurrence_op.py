@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..graph.numba_kernels import backward_kernel, callable_from_python, forward_kernel
+from ..graph.numba.kernels import backward_kernel, callable_from_python, forward_kernel
 from ..graph.recurrence import N_GATES, N_STATES
 
 GATE_ACT = {"simple": None, "gru": "hard_sigmoid", "lstm": "hard_sigmoid"}

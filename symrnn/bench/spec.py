@@ -28,6 +28,7 @@ Gates are in Keras order, GRU ``(z, r, h)`` and LSTM ``(i, f, c, o)``.
 import numpy as np
 
 from ..errors import ConfigError
+from ..graph.cellrecords import CELLS
 from ..layers.charmodels import EMBED, MODELS, compiled_char_model
 
 #: The models ``symrnn bench`` runs by default: one per cell.
@@ -35,7 +36,7 @@ DEFAULT_MODELS = ("simplernn", "gru", "lstm")
 #: ``--cell`` names (the old bench's flag) for ``--model`` names.
 CELL_ALIASES = {"simple": "simplernn", "gru": "gru", "lstm": "lstm"}
 CELL = {"lesson": "simple", "simplernn": "simple", "gru": "gru", "lstm": "lstm"}
-GATES = {"simple": 1, "gru": 3, "lstm": 4}
+GATES = {name: record.n_gates for name, record in CELLS.items()}
 #: The simple RNNs' activation as the CLI builds them (gated cells: tanh, sigmoid gates).
 SIMPLE_ACT = "relu"
 # Every timed round repeats steps on one fixed batch: a tiny rate keeps the weights finite

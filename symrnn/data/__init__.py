@@ -31,6 +31,7 @@ from .windows import (
     one_hot,
     split_tail,
     stateful_layout,
+    train_heldout_windows,
     windows,
 )
 
@@ -38,5 +39,5 @@ __all__ = [
     "NIETZSCHE_URL", "NIETZSCHE_SHA256", "LESSON_DROP_LAST", "PAD_CHAR", "BatchMixer", "MixIterator",
     "Vocab", "check_temperature", "count_windows", "default_cache_dir", "fetch_nietzsche",
     "generate_from_windows", "load_corpus", "one_hot", "sample_index", "split_tail",
-    "stateful_layout", "windows",
+    "stateful_layout", "train_heldout_windows", "windows",
 ]

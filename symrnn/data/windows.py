@@ -159,6 +159,34 @@ def split_tail(ids, fraction: float = 0.1):
     return ids[:cut], ids[cut:]
 
 
+HELDOUT_FRACTION = 0.1
+
+
+def train_heldout_windows(ids, seq_len: int, heldout_fraction: float = HELDOUT_FRACTION,
+                          sequences: int = 0):
+    """Training and held-out windows ``(x, y, heldout_x, heldout_y)`` from the ids.
+
+    The held-out part is the tail of the corpus (:func:`split_tail`);
+    ``sequences > 0`` keeps only the first that many training windows.
+    Raises a CorpusError when either part is shorter than one window.
+
+    >>> x, y, hx, hy = train_heldout_windows(np.arange(100) % 7, seq_len=5)
+    >>> x.shape, hx.shape, bool((y[:, :-1] == x[:, 1:]).all())
+    ((17, 5), (1, 5), True)
+    """
+    train_ids, heldout_ids = split_tail(ids, heldout_fraction)
+    x, y = windows(train_ids, seq_len)
+    try:
+        heldout_x, heldout_y = windows(heldout_ids, seq_len)
+    except CorpusError:
+        raise CorpusError(f"the held-out tail ({len(heldout_ids)} characters, {heldout_fraction:.0%} "
+                          f"of the corpus) is shorter than one window of {seq_len}; use a longer "
+                          "corpus or a smaller --seq-len") from None
+    if sequences:
+        x, y = x[:sequences], y[:sequences]
+    return x, y, heldout_x, heldout_y
+
+
 def stateful_layout(ids, batch_size: int, seq_len: int):
     """Lay a corpus out for stateful training: row i of batch k+1 continues row i of batch k.
 

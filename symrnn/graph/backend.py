@@ -1,9 +1,12 @@
-"""Which PyTensor linker runs a compiled graph.
+"""Which PyTensor linker runs a compiled graph, and :func:`compile_function`.
+
+The one module of the graph core that reaches into the backends' plumbing
+(:mod:`symrnn.graph.numba`, :mod:`symrnn.graph.jax`): it enables what a mode needs.
 
 ``numba`` is PyTensor 3's default; ``c`` is the C virtual machine, offered
 only where PyTensor links a BLAS (:func:`c_blas_flags`); ``py`` is the
 pure-python FAST_COMPILE mode (quick to build, slow to run: the tests use it);
-``jax`` needs the optional jax extra (:mod:`symrnn.graph.jax_backend`).
+``jax`` needs the optional jax extra (:mod:`symrnn.graph.jax.static_shapes`).
 ``SYMRNN_BACKEND`` in the environment sets the default; nothing here touches
 ``pytensor.config``.
 
@@ -19,7 +22,10 @@ from pytensor.compile.mode import Mode
 from pytensor.compile.mode import get_mode as _pytensor_mode
 
 from ..errors import ConfigError
-from . import blas_dot, expansion, jax_backend, numba_dispatch, rewrites
+from . import expansion, rewrites
+from .jax import static_shapes as jax_backend
+from .numba import blas_dot
+from .numba import dispatch as numba_dispatch
 
 BACKENDS = ("numba", "c", "py", "jax")
 DEFAULT_BACKEND = "numba"
@@ -32,9 +38,6 @@ def default_backend():
 def check_backend(name):
     """Validate a backend name before anything is built; returns the name."""
     name = default_backend() if name is None else name
-    if name == "auto":
-        raise ConfigError("backend 'auto' is gone: numba compiles a model in seconds now and is "
-                          "the default; use --backend numba (or leave it out)")
     if name not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; valid names: {', '.join(BACKENDS)}")
     if name == "jax" and importlib.util.find_spec("jax") is None:
@@ -45,7 +48,7 @@ def check_backend(name):
 
 def require_backend(name):
     """:func:`check_backend`, and whether this machine can run it well: ``c`` needs a BLAS.
-    Every model symrnn compiles asks this first (:func:`symrnn.graph.training.compile_function`)."""
+    Every model symrnn compiles asks this first (:func:`symrnn.graph.backend.compile_function`)."""
     name = check_backend(name)
     if name == "c" and not c_blas_flags():
         raise ConfigError(C_WITHOUT_BLAS)
@@ -82,9 +85,19 @@ def get_mode(name=None):
     if name == "py":
         return _pytensor_mode("FAST_COMPILE")
     if name == "jax":
-        jax_backend.enable()   # PyTensor's JAX dispatch, reductions mended (see symrnn.graph.jax_backend)
+        jax_backend.enable()   # PyTensor's JAX dispatch, reductions mended (see symrnn.graph.jax.static_shapes)
     if name == "numba":
-        blas_dot.enable()   # strides-aware matrix products (see symrnn.graph.blas_dot)
-        # recurrence ops run their fused kernels (symrnn.graph.numba_dispatch)
+        blas_dot.enable()   # strides-aware matrix products (see symrnn.graph.numba.blas_dot)
+        # recurrence ops run their fused kernels (symrnn.graph.numba.dispatch)
         return numba_dispatch.keeping_recurrences(_pytensor_mode("NUMBA"))
     return _pytensor_mode(name.upper())
+
+
+def compile_function(inputs, outputs, updates=None, backend=None, **kwargs):
+    """``pytensor.function`` with the chosen backend's mode (see :mod:`symrnn.graph.backend`);
+    for ``jax``, compiled once per set of input shapes (:mod:`symrnn.graph.jax.static_shapes`)."""
+    backend = require_backend(backend)
+    if backend == "jax":
+        return jax_backend.StaticShapeFunction(inputs, outputs, updates, get_mode("jax"), **kwargs)
+    fn = pytensor.function(inputs, outputs, updates=updates, mode=get_mode(backend), **kwargs)
+    return jax_backend.host_values(fn)   # reads weights a JAX function left on its device

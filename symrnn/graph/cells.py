@@ -2,7 +2,7 @@
 
 A cell creates no variables and compiles nothing; it only says how one time
 step turns symbolic inputs into symbolic outputs. The loop over time lives in
-:mod:`symrnn.graph.recurrent`. Naming follows PyTensor's ``a_tmb``: ``h_tm1`` is h
+:mod:`symrnn.graph.loops`. Naming follows PyTensor's ``a_tmb``: ``h_tm1`` is h
 at t-1.
 """
 import numpy as np
@@ -41,10 +41,11 @@ def hard_sigmoid(x):
     (a bare 0.2 is not exact in float32, so PyTensor would upcast to float64).
 
     Its gradient reads the slope's mask off the output (``0 < y < 1``), not off
-    ``x``, so a loop that saves the gate activations (:data:`symrnn.graph.gated.SAVED_GATES`)
-    needs no pre-activation, and no matmul, in its backward pass. The only
-    change from ``clip``'s own gradient is at ``y`` exactly 0 or 1, where
-    ``clip`` passes the gradient at its two corner points and this does not.
+    ``x``, so a loop that saves the gate activations (a cell record's ``saved``,
+    :mod:`symrnn.graph.cellrecords`) needs no pre-activation, and no matmul, in
+    its backward pass. The only change from ``clip``'s own gradient is at ``y``
+    exactly 0 or 1, where ``clip`` passes the gradient at its two corner points
+    and this does not.
     """
     slope, offset = np.asarray(0.2, dtype=x.dtype), np.asarray(0.5, dtype=x.dtype)
     return from_output_grad(x, lambda t: pt.clip(t * slope + offset, 0, 1),
@@ -77,6 +78,9 @@ ACTIVATIONS = {
     "hard_sigmoid": hard_sigmoid,
     "linear": linear, "softmax": softmax,
 }
+# Those whose derivative is a function of their output alone (elementwise): what the
+# recurrence op's kernels can differentiate from the activations they saved.
+FROM_OUTPUT = ("tanh", "sigmoid", "hard_sigmoid", "relu", "linear")
 
 
 def activation(name):

@@ -25,13 +25,11 @@ from .cells import activation
 GRU_GATES = ("z", "r", "h")        # Keras 1 column order of W, U and b
 LSTM_GATES = ("i", "f", "c", "o")  # Keras 1 column order of W, U and b
 
-# How many activations a step returns after its states with ``with_gates=True``.
-# A loop that also outputs them keeps them for the backward pass: PyTensor's
-# scan gradient swaps any recomputation of a step output (such as the
-# ``sigmoid(a)`` that sigmoid's gradient rebuilds) for the saved value, so
-# the backward loop no longer recomputes the step's matmuls and activations.
-SAVED_GATES = {"gru": 3, "lstm": 5}
-
+# With ``with_gates=True`` a step returns, after its states, the gate activations a
+# loop can keep for the backward pass (named in symrnn.graph.cellrecords' ``saved``):
+# PyTensor's scan gradient swaps any recomputation of a step output (such as the
+# ``sigmoid(a)`` that sigmoid's gradient rebuilds) for the saved value, so the
+# backward loop no longer recomputes the step's matmuls and activations.
 
 
 def _gate_slice(a, k, units):
@@ -81,7 +79,8 @@ def gru_step_split(xw_t, h_tm1, U_zr, U_h, act="tanh", inner_act="hard_sigmoid",
     block's gradient is a plain product, and PyTensor moves it out of the
     loop: one GEMM over all steps.
 
-    ``with_gates=True`` returns ``[h_t, z, r, hh]``: see :data:`SAVED_GATES`.
+    ``with_gates=True`` returns ``[h_t, z, r, hh]``: the GRU record's ``saved`` gates
+    (:mod:`symrnn.graph.cellrecords`).
     """
     act, inner_act = activation(act), activation(inner_act)
     units = U_h.shape[0]
@@ -100,7 +99,8 @@ def lstm_step(xw_t, h_tm1, c_tm1, U, act="tanh", inner_act="hard_sigmoid", with_
     ``xw_t`` is ``x_t . W + b`` for the gates in order (i, f, c, o), shape
     (..., 4H); ``U`` is (H, 4H). ``c_t = f * c_tm1 + i * act(x_c + h_tm1 . U_c)``
     and ``h_t = o * act(c_t)``. ``with_gates=True`` returns
-    ``[h_t, c_t, i, f, g, o, act(c_t)]`` (``g`` the candidate): see :data:`SAVED_GATES`.
+    ``[h_t, c_t, i, f, g, o, act(c_t)]`` (``g`` the candidate): the LSTM record's
+    ``saved`` gates (:mod:`symrnn.graph.cellrecords`).
     """
     act, inner_act = activation(act), activation(inner_act)
     units = U.shape[0]

@@ -6,7 +6,7 @@ compiled training function) and applies ``clipnorm`` / ``clipvalue`` to the
 gradients first.
 
 >>> import numpy as np, pytensor
->>> from symrnn.graph.training import compile_function
+>>> from symrnn.graph.backend import compile_function
 >>> w = pytensor.shared(np.array(1.0), name="w")
 >>> opt = SGD(lr=0.25)
 >>> step = compile_function([], (w - 3) ** 2, updates=opt.updates((w - 3) ** 2, [w]), backend="py")
@@ -24,7 +24,7 @@ from pytensor.graph.basic import Variable
 
 from ..errors import ConfigError, ShapeError
 from . import updates as rules
-from .training import gradients
+from .gradients import gradients
 
 
 class Optimizer:

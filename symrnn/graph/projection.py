@@ -30,7 +30,6 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Constant
 
 from ..compat import row_lookup
-
 from .shapes import sizes
 
 # A lookup in a table of at most this many rows is recognised (a larger one-hot input is

@@ -3,13 +3,13 @@
 :class:`Recurrence` is an ``OpFromGraph`` whose inner graph is the loop the
 recurrent layers build (:class:`symrnn.layers.recurrent.Recurrent`): the cell
 step of :mod:`symrnn.graph.cells` / :mod:`symrnn.graph.gated` run by
-:func:`symrnn.graph.recurrent.scan_loop` over the projected inputs ``xw`` (time-major
+:func:`symrnn.graph.loops.scan_loop` over the projected inputs ``xw`` (time-major
 ``[T, B, G*H]``), with the same recurrent-dropout mask, ``grad_clip`` (:func:`symrnn.graph.clipping.clip_gradient`) and
 ``truncate_gradient`` semantics. Its gradient is :class:`RecurrenceGrad`,
 whose inner graph is ``pytensor.grad`` of that loop. On every backend except
 Numba both ops are replaced by their inner graphs before any rewrite
 (:mod:`symrnn.graph.expansion`), so the compiled function is the scan graph;
-on Numba they run the fused kernels of :mod:`symrnn.graph.numba_kernels`,
+on Numba they run the fused kernels of :mod:`symrnn.graph.numba.kernels`,
 which the tests prove equal to the graphs.
 
 Op inputs: ``xw [T, B, G*H]``, ``h0 [B, H]``, ``c0 [B, H]`` (LSTM only),
@@ -39,20 +39,20 @@ from pytensor.gradient import DisconnectedType
 from pytensor.tensor.symbolic import TensorSymbolicOp
 
 from ..errors import ConfigError
-from . import expansion
-from .cells import hard_sigmoid, linear, relu, simple_step
-from .clipping import clip_gradient
-from .gated import SAVED_GATES, gru_split_weights, gru_step_split, lstm_step
-from .recurrent import scan_loop
+from . import cells, expansion
+from .cellrecords import CELLS, cell_record, record_loop_step
+from .loops import scan_loop
 
-# Cells, with the gate blocks in xw's last axis and the states each step carries.
-N_GATES = {"simple": 1, "gru": 3, "lstm": 4}
-N_STATES = {"simple": 1, "gru": 1, "lstm": 2}
-# The outputs after the states: what the backward kernels read instead of recomputing.
-INTERNAL_OUTPUTS = {"simple": (), "gru": ("z", "r", "hh"), "lstm": ("i", "f", "g", "o", "act_c")}
+# The cells the op runs (those with fused kernels), and read off their records
+# (symrnn.graph.cellrecords): the gate blocks in xw's last axis, the states each step
+# carries, and the outputs after the states (what the backward kernels read instead
+# of recomputing).
+OP_CELLS = {name: record for name, record in CELLS.items() if record.fused}
+N_GATES = {name: record.n_gates for name, record in OP_CELLS.items()}
+N_STATES = {name: record.n_states for name, record in OP_CELLS.items()}
+INTERNAL_OUTPUTS = {name: record.saved for name, record in OP_CELLS.items()}
 # Activations whose derivative is a function of their output alone.
-ACTIVATIONS = {"tanh": pt.tanh, "sigmoid": pt.sigmoid, "hard_sigmoid": hard_sigmoid,
-               "relu": relu, "linear": linear}
+ACTIVATIONS = {name: cells.ACTIVATIONS[name] for name in cells.FROM_OUTPUT}
 DTYPES = ("float32", "float64")
 PROPS = ("cell", "act", "inner_act", "has_mask", "grad_clip", "truncate_gradient")
 
@@ -63,44 +63,27 @@ def supported(cell, act="tanh", inner_act="hard_sigmoid", dtype="float64", grad_
 
     The layers ask before building the op and fall back to a plain ``scan``
     otherwise (their own step functions, ``unroll=True``, callables as
-    activations, other dtypes).
+    activations, other dtypes, a cell whose record has no fused kernels).
     """
-    return (cell in N_GATES and act in ACTIVATIONS
-            and (cell == "simple" or inner_act in ACTIVATIONS)
+    return (cell in OP_CELLS and act in ACTIVATIONS
+            and (not OP_CELLS[cell].has_inner_act or inner_act in ACTIVATIONS)
             and str(dtype) in DTYPES
             and (grad_clip is None or (np.isscalar(grad_clip) and float(grad_clip) > 0))
             and isinstance(truncate_gradient, (int, np.integer))
             and (truncate_gradient == -1 or truncate_gradient >= 1))
 
 
-def _step_function(cell, act, inner_act, n_params, has_mask, clip):
-    """The layers' loop step (``Recurrent._loop_step`` with the cell's ``cell`` method)."""
-    n_states = N_STATES[cell]
-
-    def step(xw_t, *args):
-        states = list(args[:n_states])
-        params = list(args[n_states:n_states + n_params])
-        rec_mask = args[n_states + n_params] if has_mask else None
-        if clip is not None:
-            states = [clip_gradient(s, clip) for s in states]
-        h_tm1 = states[0]
-        h_in = h_tm1 if rec_mask is None else h_tm1 * rec_mask
-        if cell == "simple":
-            return simple_step(xw_t, h_in, *params, act)
-        if cell == "gru":   # the mask only where h meets U; the blend keeps the plain h_tm1
-            return gru_step_split(xw_t, h_tm1, *params, act, inner_act,
-                                  h_in=None if rec_mask is None else h_in, with_gates=True)
-        return lstm_step(xw_t, h_in, states[1], *params, act, inner_act, with_gates=True)
-    return step
-
-
 def recurrence_graph(cell, xw, states0, W_h, mask=None, act="tanh", inner_act=None,
                      grad_clip=None, truncate_gradient=-1):
-    """The op's meaning: every output of the layers' scan (states, then saved gates)."""
-    params = list(gru_split_weights(W_h)) if cell == "gru" else [W_h]
-    step = _step_function(cell, ACTIVATIONS[act], ACTIVATIONS.get(inner_act), len(params),
-                          mask is not None, grad_clip)
-    return scan_loop(step, [xw], list(states0) + [None] * SAVED_GATES.get(cell, 0),
+    """The op's meaning: every output of the layers' scan (states, then saved gates).
+
+    The step is the layers' own wiring of the cell (:func:`symrnn.graph.cellrecords.record_loop_step`).
+    """
+    record = cell_record(cell)
+    params = list(record.split_weights(W_h))
+    step = record_loop_step(record, ACTIVATIONS[act], ACTIVATIONS.get(inner_act), len(params),
+                            mask is not None, grad_clip, with_gates=True)
+    return scan_loop(step, [xw], list(states0) + [None] * record.n_saved,
                      params + ([] if mask is None else [mask]),
                      truncate_gradient=truncate_gradient)
 
@@ -111,7 +94,7 @@ class _RecurrenceOp(expansion.ExpandedGraph, TensorSymbolicOp):
     __props__ = PROPS
 
     def n_forward_inputs(self):
-        return 2 + (self.cell == "lstm") + 1 + self.has_mask
+        return 1 + N_STATES[self.cell] + 1 + self.has_mask   # xw, states0, W_h, mask
 
     def split_forward_inputs(self, inputs):
         """``(xw, states0, W_h, mask or None)`` from the forward inputs."""
@@ -182,7 +165,7 @@ def _check_config(cell, act, inner_act, dtype, grad_clip, truncate_gradient):
         raise ConfigError(
             f"recurrence cannot represent cell={cell!r}, act={act!r}, inner_act={inner_act!r}, "
             f"dtype={dtype!r}, grad_clip={grad_clip!r}, truncate_gradient={truncate_gradient!r}; "
-            f"cells {sorted(N_GATES)}, activations {sorted(ACTIVATIONS)}, dtypes {DTYPES}, "
+            f"cells {list(OP_CELLS)}, activations {sorted(ACTIVATIONS)}, dtypes {DTYPES}, "
             "grad_clip None or > 0, truncate_gradient -1 or >= 1 (ask supported() first)")
 
 
@@ -201,7 +184,8 @@ def recurrence(cell, xw, states0, W_h, act="tanh", inner_act="hard_sigmoid", mas
     inputs = [xw, *states0, W_h] + ([] if mask is None else [pt.as_tensor_variable(mask)])
     dtypes = {v.dtype for v in inputs}
     dtype = dtypes.pop() if len(dtypes) == 1 else "mixed"
-    inner_act = None if cell == "simple" else inner_act
+    if cell in CELLS and not CELLS[cell].has_inner_act:
+        inner_act = None   # the op's props name no gate activation the cell does not have
     _check_config(cell, act, inner_act, dtype, grad_clip, truncate_gradient)
     if len(states0) != N_STATES[cell]:
         raise ConfigError(f"a {cell} recurrence carries {N_STATES[cell]} state(s), "

@@ -1,45 +1,12 @@
-"""Gradients, update dictionaries and compiled functions.
+"""One compiled training function: gradients, an update rule, ``compile_function``.
 
-The layers and the application compile through here (``pytensor.grad`` and
-``pytensor.function`` with the chosen backend's mode); the raw lesson models
-in :mod:`symrnn.lesson` call the same two functions by hand, as the lesson
-did, and the recurrence Op derives its gradient Op with ``pytensor.grad``.
+The layers compile their training step here (the gradients and update
+dictionaries come from :mod:`symrnn.graph.gradients`, the compiled function
+from :func:`symrnn.graph.backend.compile_function`); the raw lesson models in
+:mod:`symrnn.lesson` call those by hand, as the lesson did.
 """
-from collections import OrderedDict
-
-import pytensor
-
-from . import jax_backend
-from . import updates as update_rules
-from .backend import get_mode, require_backend
-
-
-def compile_function(inputs, outputs, updates=None, backend=None, **kwargs):
-    """``pytensor.function`` with the chosen backend's mode (see :mod:`symrnn.graph.backend`);
-    for ``jax``, compiled once per set of input shapes (:mod:`symrnn.graph.jax_backend`)."""
-    backend = require_backend(backend)
-    if backend == "jax":
-        return jax_backend.StaticShapeFunction(inputs, outputs, updates, get_mode("jax"), **kwargs)
-    fn = pytensor.function(inputs, outputs, updates=updates, mode=get_mode(backend), **kwargs)
-    return jax_backend.host_values(fn)   # reads weights a JAX function left on its device
-
-
-def gradients(loss, params, clipnorm=None, clipvalue=None):
-    """Symbolic gradients of a scalar loss, optionally clipped."""
-    grads = pytensor.grad(loss, params)
-    if clipvalue is not None:
-        grads = update_rules.clip_by_value(grads, clipvalue)
-    if clipnorm is not None:
-        grads = update_rules.clip_by_global_norm(grads, clipnorm)
-    return grads
-
-
-def training_updates(loss, params, update_rule, clipnorm=None, clipvalue=None, extra_updates=None):
-    """Gradients -> update rule -> one ``OrderedDict`` (plus e.g. batchnorm statistics)."""
-    grads = gradients(loss, params, clipnorm, clipvalue)
-    updates = OrderedDict(update_rule(grads, params))
-    updates.update(extra_updates or {})
-    return updates
+from .backend import compile_function
+from .gradients import training_updates
 
 
 def train_function(inputs, loss, params, update_rule, outputs=None, backend=None,

@@ -8,6 +8,7 @@ params, cells, loops, losses and update rules; models compile through
 (``KTensor``, ``Updates``, ``InputLayer``, ``layer_classes``...) stay
 importable from their modules (and, for old code, from here).
 """
+from .backup import BackupAndRestore, StopAtStep
 from .base import KTensor as KTensor  # internals: importable, not in __all__
 from .base import Layer
 from .base import Updates as Updates
@@ -34,6 +35,7 @@ from .core import (
 from .inputs import Input
 from .inputs import InputLayer as InputLayer
 from .models import Model, Sequential, load_model
+from .monitors import HeldOutEvaluation, StopOnInterrupt
 from .noise import BatchNormalization, Dropout
 from .recurrent import GRU, LSTM, SimpleRNN
 from .recurrent import Recurrent as Recurrent
@@ -47,6 +49,7 @@ __all__ = [
     # models
     "Input", "Model", "Sequential", "load_model",
     # training
-    "Callback", "CSVLogger", "EarlyStopping", "History", "LearningRateScheduler",
-    "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN",
+    "BackupAndRestore", "Callback", "CSVLogger", "EarlyStopping", "HeldOutEvaluation", "History",
+    "LearningRateScheduler", "ModelCheckpoint", "ReduceLROnPlateau", "StopAtStep",
+    "StopOnInterrupt", "TerminateOnNaN",
 ]

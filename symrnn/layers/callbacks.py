@@ -104,6 +104,12 @@ class CallbackList:
         for cb in self.callbacks:
             cb.on_batch_end(batch, logs)
 
+    def close(self):
+        """After ``fit``, however it ended: a callback's ``close()``, where it has one, lets go
+        of what it holds (a signal handler, a file)."""
+        for cb in self.callbacks:
+            getattr(cb, "close", lambda: None)()
+
 
 def check_callbacks(callbacks):
     """``callbacks`` as a list of Callback objects, or a ConfigError naming the odd one."""
@@ -277,19 +283,22 @@ class TerminateOnNaN(Callback):
     were already non-finite (the previous update overflowed but its loss was
     still finite), the copy before the previous batch. The same check runs on
     the weights at each epoch's end, for an update that broke the weights on
-    an epoch's last batch. ``stopped_batch`` is ``(epoch, batch)`` or None.
+    an epoch's last batch. ``stopped_batch`` is ``(epoch, batch)`` or None;
+    ``stopped_step`` the step count of the batch that failed and ``restored_step`` the one
+    the restored weights belong to (``fit`` moves back to it).
     """
 
     def __init__(self):
         super().__init__()
-        self.stopped_batch = None
+        self.stopped_batch = self.stopped_step = self.restored_step = None
 
     def _variables(self):
         optimizer = self.model.optimizer
         return list(self.model.params) + list(getattr(optimizer, "accumulators", []))
 
     def on_train_begin(self, logs=None):
-        self.stopped_batch, self._epoch = None, 0
+        self.stopped_batch = self.stopped_step = self.restored_step = None
+        self._epoch = 0
         self._vars = self._variables()
         self._buffers = [[np.empty_like(v.get_value(borrow=True)) for v in self._vars]
                          for _ in range(2)]
@@ -313,15 +322,26 @@ class TerminateOnNaN(Callback):
         if self.stopped_batch is None and not self._all_finite(self._vars, borrow=True):
             self._terminate(None, "non-finite weights")
 
+    def _move_back(self, steps):
+        """fit's position goes back with the weights (a checkpoint then says which step they
+        are from); a step back across an epoch's start stays at that start."""
+        state = getattr(self.model, "fit_state", None)
+        if state is not None:
+            state.step, state.batch = state.step - steps, max(state.batch - steps, 0)
+        self.restored_step = None if state is None else state.step
+
     def _all_finite(self, values, borrow=False):
         arrays = [v.get_value(borrow=True) for v in values] if borrow else values
         return all(np.isfinite(a).all() for a in arrays if a.dtype.kind == "f")
 
     def _terminate(self, batch, what):
-        for index in reversed(self._filled):       # newest first
+        state = getattr(self.model, "fit_state", None)
+        self.stopped_step = None if state is None else state.step
+        for steps_back, index in enumerate(reversed(self._filled), start=1):   # newest first
             if self._all_finite(self._buffers[index]):
                 for buffer, var in zip(self._buffers[index], self._vars):
                     var.set_value(buffer.copy())
+                self._move_back(steps_back)
                 break
         else:
             warnings.warn("TerminateOnNaN: no finite copy of the weights to restore", stacklevel=2)

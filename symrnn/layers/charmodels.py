@@ -39,6 +39,9 @@ OPTIMIZERS = {"sgd": SGD, "momentum": lambda **kw: SGD(momentum=0.9, **kw), "ada
 LOSS_AGGREGATIONS = ("mean", "sum")   # per char; or summed over a window (the lesson's error)
 DEFAULT_ACT = {"lesson": "relu", "simplernn": "relu", "gru": "tanh", "lstm": "tanh"}
 EMBED = 42   # the lesson's n_fac
+#: The one home of the character models' defaults (the CLI, its checkpoints and the bench read them).
+CHAR_DEFAULTS = dict(model="lesson", hidden=256, layers=1, optimizer="adam", lr=0.002, clipnorm=None,
+                     loss="mean", act=None, dtype="float32", seed=42, embed=EMBED, keras1_gates=False)
 
 
 def check_name(kind, name, valid):
@@ -60,8 +63,9 @@ def _recurrent(model, i, hidden, act, keras1_gates, seed, dtype):
     return LSTM(hidden, inner_activation=gates, unit_forget_bias=not keras1_gates, **common)
 
 
-def char_model(vocab_size, model="simplernn", hidden=256, layers=1, act=None, dtype="float32",
-               seed=42, seq_len=None, embed=EMBED, keras1_gates=False):
+def char_model(vocab_size, model="simplernn", hidden=CHAR_DEFAULTS["hidden"], layers=1, act=None,
+               dtype=CHAR_DEFAULTS["dtype"], seed=CHAR_DEFAULTS["seed"], seq_len=None, embed=EMBED,
+               keras1_gates=False):
     """The ``Sequential`` character model ``model`` names (see the module docstring).
 
     ``seq_len`` fixes the window length in the model's input shape (``None``:

@@ -1,7 +1,7 @@
 """Feed-forward layers: Dense, Activation, Flatten, Embedding, OneHot, TimeDistributed, Add.
 
 >>> import numpy as np, pytensor.tensor as pt
->>> from symrnn.graph.training import compile_function
+>>> from symrnn.graph.backend import compile_function
 >>> emb = Embedding(5, 2, name="e")
 >>> ids = pt.lmatrix("ids")
 >>> out = emb(ids, input_shape=(None, 3))
@@ -132,7 +132,7 @@ class OneHot(Layer):
     layer those rows, so a ``SimpleRNN`` after it owns the lesson's ``W_x``.
 
     >>> import numpy as np, pytensor.tensor as pt
-    >>> from symrnn.graph.training import compile_function
+    >>> from symrnn.graph.backend import compile_function
     >>> ids = pt.lmatrix("ids")
     >>> rows = OneHot(3, dtype="float64")(ids, input_shape=(None, 2))
     >>> compile_function([ids], rows, backend="py")(np.array([[2, 0]])).tolist()

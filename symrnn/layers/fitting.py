@@ -46,11 +46,12 @@ import numpy as np
 import pytensor.tensor as pt
 
 from ..errors import ConfigError, ShapeError
-from ..graph import losses, parallel
-from ..graph.backend import check_backend
+from ..graph import losses
+from ..graph.backend import check_backend, compile_function
+from ..graph.jax import parallel
 from ..graph.metrics import get_metric
 from ..graph.optimizers import get_optimizer
-from ..graph.training import compile_function, train_function
+from ..graph.training import train_function
 from .base import as_list
 from .callbacks import CallbackList, History, ProgressBar, check_callbacks
 from .stateful import check_batches, check_shuffle, fixed_batch_size
@@ -252,7 +253,7 @@ def check_signature(fn, arrays):
 
 def _input_variables(fn):
     """The input variables of a compiled function: a PyTensor ``Function``'s, or those of
-    the jax backend's shape-keyed wrapper (:mod:`symrnn.graph.jax_backend`), which keeps them."""
+    the jax backend's shape-keyed wrapper (:mod:`symrnn.graph.jax.static_shapes`), which keeps them."""
     maker = getattr(fn, "maker", None)
     return list(fn.inputs) if maker is None else [inp.variable for inp in maker.inputs]
 
@@ -296,14 +297,19 @@ def _source_batches(model, source, steps):
         yield arrays
 
 
-def _run(fn, batches, names, callbacks=None, model=None):
+def _run(fn, batches, names, callbacks=None, model=None, state=None):
     """``{name: sample-weighted mean}`` of ``fn``'s outputs over ``batches``.
 
-    The loop is kept lean (plain floats, one logs dict per batch): at batch 1 it runs
-    once per training step."""
+    With ``state`` (a :class:`FitState`), batches are numbered from ``state.batch``
+    and the state counts each one before ``on_batch_end``, so a callback that saves
+    there records where training is. The loop is kept lean (plain floats, one logs
+    dict per batch): at batch 1 it runs once per training step."""
     sums, seen = [0.0] * len(names), 0
-    for batch, arrays in enumerate(batches):
-        if batch == 0:
+    first = 0 if state is None else state.batch
+    if first:   # resumed inside an epoch: its means go on from the batches done before
+        sums, seen = list(state.sums), state.seen
+    for batch, arrays in enumerate(batches, start=first):
+        if batch == first:
             check_signature(fn, arrays)
         size = len(arrays[0])
         if callbacks is not None:
@@ -312,6 +318,9 @@ def _run(fn, batches, names, callbacks=None, model=None):
         for i, value in enumerate(values):
             sums[i] += value * size
         seen += size
+        if state is not None:
+            state.batch, state.step = batch + 1, state.step + 1
+            state.sums, state.seen = sums, seen
         if callbacks is not None:
             logs = dict(zip(names, values))
             logs["batch"], logs["size"] = batch, size
@@ -349,11 +358,33 @@ def _steps(source, steps_per_epoch):
 
 
 class _Plan:
-    """What one fit call runs: per-epoch training batches, validation arrays, sizes."""
+    """What one fit call runs: per-epoch training batches, validation arrays, sizes, and
+    the generator that shuffles each epoch (None: a batch source orders its own)."""
 
-    def __init__(self, batches, val, samples, steps, val_batch):
+    def __init__(self, batches, val, samples, steps, val_batch, rng=None):
         self.batches, self.val, self.samples, self.steps = batches, val, samples, steps
-        self.val_batch = val_batch
+        self.val_batch, self.rng = val_batch, rng
+
+
+class FitState:
+    """Where a ``fit`` call is: what a checkpoint needs to continue it bit for bit.
+
+    ``epoch`` and ``batch`` are the next epoch and the batches of it already done,
+    ``step`` the batches trained in all (across resumed runs), ``epoch_rng_state``
+    the shuffling generator's state at the start of ``epoch`` (None for a batch
+    source), ``sums`` and ``seen`` the sample-weighted sums of the epoch's logged
+    values so far and its samples (so its means are the same after a resume). ``fit`` keeps it in ``model.fit_state``; a callback may move it in
+    ``on_train_begin`` (:class:`symrnn.layers.backup.BackupAndRestore` does) and
+    ``fit`` then starts there: the same order, the same batches skipped.
+    """
+
+    def __init__(self, epoch=0, batch=0, step=0, epoch_rng_state=None, sums=(), seen=0):
+        self.epoch, self.batch, self.step = epoch, batch, step
+        self.epoch_rng_state, self.sums, self.seen = epoch_rng_state, list(sums), seen
+
+    def as_dict(self):
+        return {"epoch": self.epoch, "batch": self.batch, "step": self.step,
+                "epoch_rng_state": self.epoch_rng_state, "sums": list(self.sums), "seen": self.seen}
 
 
 def _array_plan(model, x, y, batch_size, shuffle, validation_split, validation_data, seed):
@@ -369,7 +400,7 @@ def _array_plan(model, x, y, batch_size, shuffle, validation_split, validation_d
     shuffle, rng = check_shuffle(model, shuffle), np.random.default_rng(seed)
     n = len(arrays[0])
     batches = lambda epoch: _array_batches(arrays, batch_size, rng.permutation(n) if shuffle else None)
-    return _Plan(batches, val, n, -(-n // batch_size), batch_size)
+    return _Plan(batches, val, n, -(-n // batch_size), batch_size, rng)
 
 
 def _peeked(model, source):
@@ -407,7 +438,7 @@ def fit(model, x, y=None, batch_size=32, epochs=None, shuffle=True, validation_s
         nb_epoch=None, initial_epoch=0, devices=None):
     """Train on arrays ``(x, y)``, or on a source of batches: ``fit(mixer, epochs=...)``
     where ``x`` yields ``(x_batch, y_batch)`` and ``y`` is None (Keras' fit_generator).
-    ``devices=N`` splits every batch across N JAX devices (:mod:`symrnn.graph.parallel`).
+    ``devices=N`` splits every batch across N JAX devices (:mod:`symrnn.graph.jax.parallel`).
 
     Everything is checked before the first batch: arguments, every array (and
     every row of a mixer's array sources), callbacks' monitored values.
@@ -432,21 +463,41 @@ def fit(model, x, y=None, batch_size=32, epochs=None, shuffle=True, validation_s
                       "batch_size": batch_size, "verbose": verbose,
                       "do_validation": plan.val is not None,
                       "metrics": names + ([f"val_{n}" for n in names] if plan.val is not None else [])})
-    model.stop_training = False
-    hooks.on_train_begin()                 # may refuse (e.g. an unlogged monitor): nothing ran
-    model.history = history
-    with trusted(fn, val_fn):
-        for epoch in range(initial_epoch, epochs):
-            hooks.on_epoch_begin(epoch)
-            logs = _run(fn, plan.batches(epoch), names, hooks, model)
-            if val_fn is not None:
-                val = _run(val_fn, _array_batches(plan.val, plan.val_batch), names)
-                logs.update((f"val_{k}", v) for k, v in val.items())
-            hooks.on_epoch_end(epoch, logs)
-            if model.stop_training:
-                break
-    hooks.on_train_end()
+    model.stop_training, previous = False, getattr(model, "history", None)
+    model.history, model.fit_state = history, FitState(epoch=initial_epoch)
+    try:
+        hooks.on_train_begin()             # may refuse (e.g. an unlogged monitor): nothing ran
+    except BaseException:
+        model.history = previous
+        raise
+    try:
+        with trusted(fn, val_fn):
+            _epochs_from(model.fit_state, epochs, plan, fn, val_fn, names, hooks, model)
+        hooks.on_train_end()
+    finally:
+        hooks.close()
     return history
+
+
+def _epochs_from(state, epochs, plan, fn, val_fn, names, hooks, model):
+    """The epochs of ``fit`` from where ``state`` says, skipping the batches it has done."""
+    while state.epoch < epochs and not model.stop_training:
+        epoch = state.epoch
+        if plan.rng is not None:
+            if state.epoch_rng_state is not None:   # a no-op but after a restore
+                plan.rng.bit_generator.state = state.epoch_rng_state
+            state.epoch_rng_state = plan.rng.bit_generator.state
+        hooks.on_epoch_begin(epoch)
+        batches = itertools.islice(plan.batches(epoch), state.batch, None)
+        logs = _run(fn, batches, names, hooks, model, state)
+        if val_fn is not None:
+            val = _run(val_fn, _array_batches(plan.val, plan.val_batch), names)
+            logs.update((f"val_{k}", v) for k, v in val.items())
+        if not (model.stop_training and state.batch < plan.steps):   # else: it stays inside
+            state.epoch, state.batch = epoch + 1, 0
+            if plan.rng is not None:
+                state.epoch_rng_state = plan.rng.bit_generator.state   # the next epoch's start
+        hooks.on_epoch_end(epoch, logs)
 
 
 # -- evaluate / predict / on_batch -----------------------------------------------------

@@ -41,9 +41,9 @@ from pytensor.graph.traversal import graph_inputs
 
 from ..data.sampling import check_temperature, sample_index
 from ..errors import ConfigError, ShapeError
+from ..graph.backend import compile_function
+from ..graph.loops import scan_loop
 from ..graph.losses import logits_of
-from ..graph.recurrent import scan_loop
-from ..graph.training import compile_function
 from .base import Updates
 from .core import Activation, Dense, Embedding, OneHot, TimeDistributed
 from .noise import BatchNormalization, Dropout

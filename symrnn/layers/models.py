@@ -157,6 +157,11 @@ class Model:
     def predict(self, x, batch_size=32, backend=None, verbose=0):
         return fitting.predict(self, x, batch_size, backend)
 
+    def make_train_function(self):
+        """Build (and keep) the compiled training step now rather than at the first ``fit``
+        (Keras' name); Numba still compiles its machine code at the first call."""
+        return fitting.train_fn(self)
+
     def train_on_batch(self, x, y):
         """One update on one batch; returns its loss (and metrics) from before the update."""
         return fitting.train_on_batch(self, x, y)

@@ -5,7 +5,7 @@ every step and gate is one matmul before the loop; only the recurrence runs in
 the loop, time-major. The built-in cells (SimpleRNN, GRU, LSTM with activations
 given by name) run as one recurrence op (:mod:`symrnn.graph.recurrence`, whose
 meaning is the same ``scan``: fused kernels on Numba); a cell of your own, or
-``unroll=True``, runs in :func:`symrnn.graph.recurrent.loop` (:meth:`Recurrent.loop_kind`
+``unroll=True``, runs in :func:`symrnn.graph.loops.loop` (:meth:`Recurrent.loop_kind`
 says which). A cell is a pure function
 ``step(xw_t, *states_tm1, *recurrent_params) -> new_state or [new_states]``
 where ``xw_t`` holds all gates' projected inputs concatenated, so a gated
@@ -30,21 +30,21 @@ import pytensor.tensor as pt
 
 from ..compat import SCAN_GRAD_READS_SAVED_OUTPUTS
 from ..errors import ConfigError, ShapeError
-from ..graph.cells import activation as get_activation
-from ..graph.cells import simple_step
-from ..graph.clipping import clip_gradient
-from ..graph.gated import (
-    SAVED_GATES,
-    gru_split_weights,
-    gru_step_split,
-    lstm_bias_init,
-    lstm_step,
+from ..graph.cellrecords import (
+    cell_record,
+    loop_step,
+    one_or_list,
+    record_cell,
+    record_loop_step,
 )
+from ..graph.cells import ACTIVATIONS
+from ..graph.cells import activation as get_activation
+from ..graph.gated import lstm_bias_init
+from ..graph.loops import loop
 from ..graph.params import init_array
 from ..graph.projection import time_major_projection
 from ..graph.recurrence import recurrence
 from ..graph.recurrence import supported as recurrence_supported
-from ..graph.recurrent import loop
 from .base import Layer, as_list, float_dtype
 from .core import _name_of
 
@@ -54,6 +54,12 @@ def _rate(value, name):
     if not 0.0 <= value < 1.0:
         raise ConfigError(f"{name} must be in [0, 1), got {value}")
     return value
+
+
+def _by_name(fn, name):
+    """Whether ``fn`` is the built-in activation ``name`` (a callable of the user's is not,
+    even if its ``__name__`` is an activation's name: it runs as ``scan``)."""
+    return name in ACTIVATIONS and fn is get_activation(name)
 
 
 def _per_gate(init, n_gates):
@@ -106,7 +112,9 @@ class Recurrent(Layer):
 
     n_gates, n_states = 1, 1
     n_saved = 0   # gate activations the cell returns after its states with with_gates=True
-    cell_kind = None   # "simple", "gru" or "lstm": a built-in cell the recurrence op can run
+    cell_kind = None   # the name of a built-in cell the recurrence op can run
+    # A built-in cell's record (symrnn.graph.cellrecords): its counts, weight split and step.
+    record = None
 
     def __init__(self, units, activation="tanh", init=None, inner_init=None,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -140,13 +148,31 @@ class Recurrent(Layer):
 
     # -- what a subclass changes ----------------------------------------------
     def step_function(self):
-        if self._step is None:
+        """``step(xw_t, *states_tm1, *recurrent_params)``: ``step=``, else the record's cell."""
+        if self._step is not None:
+            return self._step
+        if self.record is None:
             raise ConfigError(f"{type(self).__name__} has no step function; pass step= "
                               "or override step_function()")
-        return self._step
+        cell, n_states = record_cell(self.record, self.act, self._gate_act()), self.n_states
+        return lambda xw_t, *args: one_or_list(cell(xw_t, args[:n_states], args[n_states:]))
 
     def recurrent_params(self):
-        return [self.W_h]
+        """The step's parameters: ``W_h`` (split as the record says for a built-in cell)."""
+        return [self.W_h] if self.record is None else list(self.record.split_weights(self.W_h))
+
+    def builtin_record(self):
+        """The record whose step this layer runs, or None where the step is the user's
+        (``step=``, or a subclass with its own ``step_function`` or ``cell``)."""
+        if self.record is None or self._step is not None:
+            return None
+        own = type(self)
+        if own.step_function is not Recurrent.step_function or own.cell is not Recurrent.cell:
+            return None
+        return self.record
+
+    def _gate_act(self):
+        return getattr(self, "inner_act", None)   # gated cells only
 
     # -- lifecycle ----------------------------------------------------------
     def build(self, input_shape):
@@ -208,11 +234,11 @@ class Recurrent(Layer):
     def _recurrence_config(self):
         """``(cell, act, inner_act)`` when the recurrence op represents this layer exactly:
         a built-in cell, activations given by name, a float dtype the op knows."""
-        if self.cell_kind is None or self._step is not None:
+        if self.cell_kind is None or self.builtin_record() is None:
             return None
         gate_name = getattr(self, "inner_activation", None)
-        named = self.act is get_activation(self.activation) and (
-            gate_name is None or self.inner_act is get_activation(gate_name))
+        named = _by_name(self.act, self.activation) and (
+            gate_name is None or _by_name(self.inner_act, gate_name))
         dtype = float_dtype(self.dtype)   # before build: the dtype build will choose
         if not named or not recurrence_supported(self.cell_kind, self.activation, gate_name,
                                                  dtype, self.grad_clip, self.truncate_gradient):
@@ -237,35 +263,40 @@ class Recurrent(Layer):
 
     def n_saved_in_loop(self):
         """How many gate activations the scan loop outputs after its states: the
-        :attr:`n_saved` (symrnn.graph.gated.SAVED_GATES) where PyTensor's scan gradient
+        :attr:`n_saved` (a built-in cell's record's ``saved``) where PyTensor's scan gradient
         reads them instead of recomputing the step, none where it recomputes them anyway
-        and they would only cost (:data:`symrnn.compat.SCAN_GRAD_READS_SAVED_OUTPUTS`)."""
-        return self.n_saved if SCAN_GRAD_READS_SAVED_OUTPUTS else 0
+        and they would only cost (:data:`symrnn.compat.SCAN_GRAD_READS_SAVED_OUTPUTS`).
+        None either for a step of the user's run by :meth:`cell` here: it returns no gates."""
+        gives_gates = self.builtin_record() is not None or type(self).cell is not Recurrent.cell
+        return self.n_saved if SCAN_GRAD_READS_SAVED_OUTPUTS and gives_gates else 0
 
     # -- the step inside the loop ----------------------------------------------
     def cell(self, xw_t, states_tm1, params, rec_mask=None, with_gates=False):
-        """New state(s) from one step of the cell; ``rec_mask`` drops out ``h_tm1``
-        where it meets the recurrent weights (enough for cells whose ``h_tm1``
-        enters only through ``h_tm1 . W_h``; GRU overrides this). ``with_gates``
-        asks for the :attr:`n_saved` gate activations after the states (none here)."""
+        """New state(s) from one step of the cell. A built-in cell runs its record's
+        step, which puts ``rec_mask`` where the cell needs it (and, with ``with_gates``,
+        returns its saved gates after the states). A step of the user's gets
+        ``h_tm1 * rec_mask`` in place of ``h_tm1`` (enough for cells whose ``h_tm1``
+        enters only through ``h_tm1 . W_h``) and returns no gates."""
+        record = self.builtin_record()
+        if record is not None:
+            new = record_cell(record, self.act, self._gate_act())(
+                xw_t, states_tm1, params, rec_mask, with_gates=with_gates)
+            return one_or_list(new)
         states_tm1 = list(states_tm1)
         if rec_mask is not None:
             states_tm1[0] = states_tm1[0] * rec_mask
         return self.step_function()(xw_t, *states_tm1, *params)
 
     def _loop_step(self, has_mask):
-        n_states, n_params, clip = self.n_states, len(self.recurrent_params()), self.grad_clip
-        with_gates = self.n_saved_in_loop() > 0
-
-        def step(xw_t, *args):
-            states = list(args[:n_states])
-            params = list(args[n_states:n_states + n_params])
-            rec_mask = args[n_states + n_params] if has_mask else None
-            if clip is not None:
-                states = [clip_gradient(s, clip) for s in states]  # tame exploding messages
-            new = self.cell(xw_t, states, params, rec_mask, with_gates=with_gates)
-            return list(new) if n_states > 1 or with_gates else new
-        return step
+        """The loop's step: the one wiring of :mod:`symrnn.graph.cellrecords` (the
+        recurrence op runs the same), around the record's cell or :meth:`cell`."""
+        n_params, with_gates = len(self.recurrent_params()), self.n_saved_in_loop() > 0
+        record = self.builtin_record()
+        if record is not None:
+            return record_loop_step(record, self.act, self._gate_act(), n_params, has_mask,
+                                    self.grad_clip, with_gates)
+        return loop_step(self.cell, self.n_states, n_params, has_mask, self.grad_clip,
+                         with_gates)
 
     def one_step(self, x_t, states_tm1):
         """Inference step on one time slice ``x_t`` (B, F): the new states, ``h`` first."""
@@ -328,11 +359,9 @@ class SimpleRNN(Recurrent):
     works as written; ``b`` stands for the lesson's ``b_x + b_h``.
     """
 
-    cell_kind = "simple"
-
-    def step_function(self):
-        act = self.act
-        return lambda xw_t, h_tm1, W_h: simple_step(xw_t, h_tm1, W_h, act)
+    record = cell_record("simple")
+    n_gates, n_states, n_saved = record.n_gates, record.n_states, record.n_saved
+    cell_kind = record.name
 
 
 class _Gated(Recurrent):
@@ -362,24 +391,12 @@ class GRU(_Gated):
     96
     """
 
-    n_gates, n_states, n_saved = 3, 1, SAVED_GATES["gru"]
-    cell_kind = "gru"
-
-    def recurrent_params(self):
-        # W_h's [z, r] and h blocks, sliced once outside the loop: the gradient of each is
-        # then one GEMM after the loop (gru_step_split), not a slice increment every step
-        return list(gru_split_weights(self.W_h))
-
-    def step_function(self):
-        act, inner_act = self.act, self.inner_act
-        return lambda xw_t, h_tm1, U_zr, U_h: gru_step_split(xw_t, h_tm1, U_zr, U_h, act, inner_act)
-
-    def cell(self, xw_t, states_tm1, params, rec_mask=None, with_gates=False):
-        # recurrent dropout only where h_tm1 meets U; the blend keeps the plain h_tm1
-        [h_tm1], [U_zr, U_h] = states_tm1, params
-        h_in = None if rec_mask is None else h_tm1 * rec_mask
-        return gru_step_split(xw_t, h_tm1, U_zr, U_h, self.act, self.inner_act, h_in=h_in,
-                              with_gates=with_gates)
+    # The record splits W_h into its [z, r] and h blocks once outside the loop: the
+    # gradient of each is then one GEMM after the loop (gru_step_split), not a slice
+    # increment every step. Recurrent dropout only where h_tm1 meets U.
+    record = cell_record("gru")
+    n_gates, n_states, n_saved = record.n_gates, record.n_states, record.n_saved
+    cell_kind = record.name
 
 
 class LSTM(_Gated):
@@ -396,8 +413,9 @@ class LSTM(_Gated):
     (33024, [1.0, 1.0])
     """
 
-    n_gates, n_states, n_saved = 4, 2, SAVED_GATES["lstm"]
-    cell_kind = "lstm"
+    record = cell_record("lstm")
+    n_gates, n_states, n_saved = record.n_gates, record.n_states, record.n_saved
+    cell_kind = record.name
 
     def __init__(self, units, unit_forget_bias=True, forget_bias_init=None, **kwargs):
         super().__init__(units, **kwargs)
@@ -408,16 +426,6 @@ class LSTM(_Gated):
         super().build(input_shape)
         if self.unit_forget_bias:
             self.b.set_value(lstm_bias_init(self.units, self.dtype))
-
-    def step_function(self):
-        act, inner_act = self.act, self.inner_act
-        return lambda xw_t, h_tm1, c_tm1, U: lstm_step(xw_t, h_tm1, c_tm1, U, act, inner_act)
-
-    def cell(self, xw_t, states_tm1, params, rec_mask=None, with_gates=False):
-        # h_tm1 only meets U, so recurrent dropout can mask it for the whole step
-        [h_tm1, c_tm1], [U] = states_tm1, params
-        h_in = h_tm1 if rec_mask is None else h_tm1 * rec_mask
-        return lstm_step(xw_t, h_in, c_tm1, U, self.act, self.inner_act, with_gates=with_gates)
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

@@ -26,8 +26,8 @@ import pytensor.tensor as pt
 
 from ..errors import ConfigError, ShapeError
 from ..graph.cells import activation
+from ..graph.loops import loop
 from ..graph.params import init_array, shared
-from ..graph.recurrent import loop
 from .rnn import RawLessonModel, weights_and_bias
 
 SEPARATE_GATE_NAMES = ("W_xr", "W_hr", "b_r", "W_xu", "W_hu", "b_u", "W_xc", "W_hc", "b_c")

@@ -31,10 +31,10 @@ from ..data.checks import (
 )
 from ..errors import ConfigError, ShapeError
 from ..graph import losses, updates
+from ..graph.backend import compile_function
 from ..graph.cells import activation, lesson_step
+from ..graph.loops import loop
 from ..graph.params import init_array, shared
-from ..graph.recurrent import loop
-from ..graph.training import compile_function
 
 PARAM_NAMES = ("W_h", "b_h", "W_x", "b_x", "W_y", "b_y")  # the lesson's step signature order
 

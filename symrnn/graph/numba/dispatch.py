@@ -1,0 +1,102 @@
+"""The recurrence ops on Numba: fused kernels with stable on-disk cache keys.
+
+:func:`enable` registers Numba implementations of
+:class:`symrnn.graph.recurrence.Recurrence` and
+:class:`~symrnn.graph.recurrence.RecurrenceGrad` built by
+:mod:`symrnn.graph.numba.kernels`, each under a cache key made of the op's
+props, the dtype and :data:`IMPLEMENTATION_VERSION` (bump it whenever the
+kernels' code changes, so PyTensor's cache does not serve stale code).
+A node whose inputs and outputs are not all float32 or all float64 runs its
+inner graph through PyTensor's own ``OpFromGraph`` implementation instead.
+
+:func:`keeping_recurrences` is what :func:`symrnn.graph.backend.get_mode` applies to
+the Numba mode: it enables the kernels and excludes the expansion rewrite
+(:mod:`symrnn.graph.expansion`) so that the ops reach the linker. Nothing is
+registered on import; :func:`enable` registers once per process.
+"""
+from functools import lru_cache
+from hashlib import sha256
+from pathlib import Path
+
+from ... import compat
+from .. import expansion
+from ..recurrence import DTYPES, Recurrence, RecurrenceGrad
+
+# Bump when kernels, fastmath, blas or blas_dot change what the kernels compute or how.
+IMPLEMENTATION_VERSION = 1
+# Paths from this folder: the kernels build the cell records' counts into their code.
+KERNEL_SOURCES = ("kernels.py", "fastmath.py", "blas.py", "blas_dot.py", "../cellrecords.py")
+
+_enabled = []
+
+
+def enable():
+    """Register the kernels (once); True if active, False if this PyTensor lacks Numba."""
+    if not _enabled:
+        available = compat.numba_internals_available()
+        if available:
+            _register_kernels()
+        _enabled.append(available)
+    return _enabled[0]
+
+
+def keeping_recurrences(numba_mode):
+    """The Numba ``mode`` that runs recurrence ops with the kernels (unchanged without them)."""
+    expansion.register()
+    return expansion.keeping_ops(numba_mode) if enable() else numba_mode
+
+
+def cache_key(kind, props, dtype):
+    """A key naming the ``kind`` of kernel for an op's ``props`` (tuple) and ``dtype`` uniquely.
+
+    Besides the version, it holds a digest of the kernels' source files, so an
+    edit that forgets the version bump still misses the cache.
+    """
+    text = str(("symrnn.graph.recurrence", kind, tuple(props), str(dtype), IMPLEMENTATION_VERSION,
+                _source_digest()))
+    return sha256(text.encode()).hexdigest()
+
+
+_digest = []
+
+
+def _source_digest():
+    if not _digest:
+        here = Path(__file__).parent
+        text = b"".join((here / name).read_bytes() for name in KERNEL_SOURCES)
+        _digest.append(sha256(text).hexdigest())
+    return _digest[0]
+
+
+def kernel_dtype(node):
+    """The one float dtype of every input and output of ``node``, or None."""
+    dtypes = {v.type.dtype for v in (*node.inputs, *node.outputs)}
+    return dtypes.pop() if len(dtypes) == 1 and next(iter(dtypes)) in DTYPES else None
+
+
+def _register_kernels():
+    # Imported here, not at the top: they import Numba (about a second), which
+    # importing symrnn, or running it on another backend, should not pay for.
+    from . import kernels
+    register_funcify_and_cache_key = compat.register_funcify_and_cache_key
+    numba_funcify_OpFromGraph = compat.numba_funcify_OpFromGraph
+
+    forward = lru_cache(maxsize=None)(kernels.forward_kernel)
+    backward = lru_cache(maxsize=None)(kernels.backward_kernel)
+
+    @register_funcify_and_cache_key(Recurrence)
+    def numba_funcify_Recurrence(op, node=None, **kwargs):
+        dtype = kernel_dtype(node)
+        if dtype is None:
+            return numba_funcify_OpFromGraph(op, node=node, **kwargs)
+        kernel = forward(op.cell, op.act, op.inner_act, op.has_mask, dtype)
+        return kernel, cache_key("forward", op._props(), dtype)
+
+    @register_funcify_and_cache_key(RecurrenceGrad)
+    def numba_funcify_RecurrenceGrad(op, node=None, **kwargs):
+        dtype = kernel_dtype(node)
+        if dtype is None:
+            return numba_funcify_OpFromGraph(op, node=node, **kwargs)
+        kernel = backward(op.cell, op.act, op.inner_act, op.has_mask, op.grad_clip,
+                          op.truncate_gradient, dtype)
+        return kernel, cache_key("backward", op._props(), dtype)

@@ -1,0 +1,459 @@
+"""Fused Numba kernels for :class:`symrnn.graph.recurrence.Recurrence` and its gradient.
+
+:func:`forward_kernel` and :func:`backward_kernel` build, for one
+configuration (cell, activations, mask, ``grad_clip``, ``truncate_gradient``,
+dtype), one jitted function with the op's inputs and outputs. Everything the
+configuration fixes is a compile-time constant, so the gate loops carry no
+branches on it.
+
+Forward, per step: one GEMM ``h_in . W_h`` for all gates (BLAS, no transposed
+copies; the GRU needs a second, ``(r * h_in) . U_h``), then the gate maths in
+one pass over ``[B, G*H]`` that also adds ``xw[t]`` (rather than a GEMM with
+``beta=1`` into a copy of ``xw[t]``: the same sum, one pass fewer).
+
+Backward, one reverse loop; per step: the gate derivatives from the saved
+activations (no forward GEMM is recomputed) written straight into ``dxw[t]``
+(the pre-activation gradient *is* the gradient of ``xw[t]``), then one GEMM
+``dxw[t] . W_h^T`` with BLAS reading ``W_h`` transposed in place (the GRU: one
+per weight block). The weight gradient is one GEMM after the loop over every
+step's rows, ``H_in^T . dxw``, from the ``h_in`` each step saved (the GRU's
+``U_h`` block: a second one from the saved ``r * h_in``). ``grad_clip`` clips
+each step's gradient into the carried states where the graph's
+``clip_gradient`` sits; ``truncate_gradient = k`` backpropagates the last
+``k`` steps only, as ``scan`` does (earlier steps get zero gradient, and the
+initial states too unless ``k >= T``).
+
+Every kernel checks the shapes it is given against each other and raises
+``ValueError`` before touching memory; the BLAS calls check their operands fit.
+Inputs of any strides are copied to C order first (a no-op for C arrays).
+The kernels address every array through one flat 1-d view and explicit
+offsets (``t * B * H + b * H + j``): Numba represents each array view as a
+struct of shape and strides, and per-row views multiplied the generated code
+(and the compile time) several times over. Kernels compile with ``error_model="numpy"``: Python's division-by-zero check
+would keep LLVM from vectorising the float32 gate loops. The shape checks
+take the gate and state counts from the cell's record
+(:mod:`symrnn.graph.cellrecords`); :data:`_FORWARD` and :data:`_BACKWARD`
+cover exactly the records marked ``fused``.
+"""
+import inspect
+
+import numpy as np
+
+from ...compat import compile_numba_function_src, numba_njit
+from ..cellrecords import cell_record
+from . import fastmath
+from .blas import NOTRANS, TRANS, matmul_for
+
+
+def _kernel(fn):
+    return numba_njit(fn, error_model="numpy")
+
+
+@numba_njit
+def flat(a):
+    """``a`` in C order (copied only if it is not), as a 1-d view (not inlined: shared)."""
+    c = np.ascontiguousarray(a)
+    return c.reshape(c.size)
+
+
+@numba_njit(inline="always")
+def not_stack(a, T, B, H):
+    """Whether ``a`` is not ``[T, B, H]`` (``|``, not ``or``: no branches to compile)."""
+    return (a.shape[0] != T) | (a.shape[1] != B) | (a.shape[2] != H)
+
+
+@numba_njit(inline="always")
+def not_matrix(a, rows, cols):
+    return (a.shape[0] != rows) | (a.shape[1] != cols)
+
+
+@numba_njit(inline="always")
+def check_forward_inputs(xw, h0, c0, W_h, mask, n_gates, has_c, has_mask):
+    """``(T, B, H)`` after checking every forward input against the others."""
+    T, B, width = xw.shape
+    H = W_h.shape[0]
+    if W_h.shape[1] != n_gates * H:
+        raise ValueError("recurrence kernel: W_h must be [H, G*H] for the cell's G gate blocks")
+    if width != n_gates * H:
+        raise ValueError("recurrence kernel: xw must be [T, B, G*H] with W_h's G*H columns")
+    if not_matrix(h0, B, H):
+        raise ValueError("recurrence kernel: h0 must be [B, H], B from xw and H from W_h")
+    if has_c and not_matrix(c0, B, H):
+        raise ValueError("recurrence kernel: c0 must be [B, H], B from xw and H from W_h")
+    if has_mask and not_matrix(mask, B, H):
+        raise ValueError("recurrence kernel: mask must be [B, H], B from xw and H from W_h")
+    return T, B, H
+
+
+def _clipper(grad_clip, dtype):
+    """``clip(g)`` to ``[-grad_clip, grad_clip]`` in dtype (identity for None)."""
+    if grad_clip is None:
+        return numba_njit(lambda g: g, inline="always")
+    bound = dtype.type(grad_clip)
+
+    def clip(g):
+        g = bound if g > bound else g
+        return -bound if g < -bound else g
+    return numba_njit(clip, inline="always")
+
+
+def _first_step(truncate_gradient):
+    """``lo(T)``: the first step the backward loop reaches."""
+    k = int(truncate_gradient)
+    return numba_njit(lambda T: 0 if k < 0 else max(T - k, 0), inline="always")
+
+
+def _mask_into(has_mask):
+    """Write ``h_in = h_tm1 * mask`` (a copy of ``h_tm1`` without a mask) into ``out``."""
+    def into(out, h_tm1, mask):
+        for k in range(out.size):
+            out[k] = h_tm1[k] * mask[k] if has_mask else h_tm1[k]
+        return out
+    return numba_njit(into, inline="always")
+
+
+def _masked(has_mask):
+    """``h_in``: ``h_tm1 * mask`` written into ``out``, or ``h_tm1`` itself without a mask."""
+    into = _mask_into(has_mask)
+
+    def masked(out, h_tm1, mask):
+        return into(out, h_tm1, mask) if has_mask else h_tm1
+    return numba_njit(masked, inline="always")
+
+
+def _into_state_grad(has_mask, clip):
+    """``dh = clip(direct + mask * dh_in)``, accumulating ``dmask += h_tm1 * dh_in``.
+
+    ``dh_in`` is the gradient of ``h_in = h_tm1 * mask``; the clip applies to
+    the whole gradient of the step's ``h_tm1``, as the graph clips the state
+    before the mask meets it. ``direct`` is the part that bypasses the mask
+    (the GRU's blend ``z * h_tm1``); ``has_direct=False`` ignores it.
+    """
+    def into(dh, dh_in, direct, h_tm1, mask, dmask, has_direct):
+        for k in range(dh.size):
+            g = dh_in[k]
+            if has_mask:
+                dmask[k] += h_tm1[k] * g
+                g = g * mask[k]
+            dh[k] = clip(direct[k] + g if has_direct else g)
+    return numba_njit(into, inline="always")
+
+
+# --- simple: h_t = act(xw_t + h_in . W_h) ------------------------------------------------
+
+def _simple_forward(record, act, inner, has_mask, dtype, matmul):
+    one, zero = dtype.type(1), dtype.type(0)
+    n_gates, has_c = record.n_gates, record.n_states == 2
+    masked = _masked(has_mask)
+
+    def forward(xw, h0, W_h, mask):
+        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, n_gates, has_c, has_mask)
+        x, W, m, h_tm1 = flat(xw), flat(W_h), flat(mask), flat(h0)
+        n = B * H
+        hs, a, h_in_buf = np.empty(T * n, dtype), np.empty(n, dtype), np.empty(n, dtype)
+        for t in range(T):
+            h_in = masked(h_in_buf, h_tm1, m)
+            matmul(NOTRANS, NOTRANS, B, H, H, one, h_in, H, W, H, zero, a, H)
+            x_t, h_t = x[t * n:(t + 1) * n], hs[t * n:(t + 1) * n]
+            for k in range(n):
+                h_t[k] = act(x_t[k] + a[k])
+            h_tm1 = h_t
+        return hs.reshape((T, B, H))
+    return forward
+
+
+def _simple_backward(record, act, inner, has_mask, clip, first_step, dtype, matmul):
+    one, zero = dtype.type(1), dtype.type(0)
+    n_gates, has_c = record.n_gates, record.n_states == 2
+    d_act = fastmath.derivative(act, dtype)
+    mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
+
+    def backward(xw, h0, W_h, mask, hs, dhs):
+        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, n_gates, has_c, has_mask)
+        if not_stack(hs, T, B, H) | not_stack(dhs, T, B, H):
+            raise ValueError("recurrence kernel: hs and its gradient must be [T, B, H]")
+        W, m, h0f, h, dh_out = flat(W_h), flat(mask), flat(h0), flat(hs), flat(dhs)
+        n = B * H
+        dxw = np.zeros(T * n, dtype)                # = the pre-activation gradients
+        h_ins = np.empty(T * n, dtype)              # each step's h_in, for dW
+        dh_in, dh, dmask = np.empty(n, dtype), np.zeros(n, dtype), np.zeros(m.size, dtype)
+        lo = first_step(T)
+        for t in range(T - 1, lo - 1, -1):
+            h_tm1 = h[(t - 1) * n:t * n] if t > 0 else h0f
+            mask_into(h_ins[t * n:(t + 1) * n], h_tm1, m)
+            da_t, h_t, dh_t = dxw[t * n:(t + 1) * n], h[t * n:(t + 1) * n], dh_out[t * n:(t + 1) * n]
+            for k in range(n):   # dh: what step t+1 sent back into h_t
+                da_t[k] = (dh_t[k] + dh[k]) * d_act(h_t[k])
+            matmul(NOTRANS, TRANS, B, H, H, one, da_t, H, W, H, zero, dh_in, H)
+            into_state_grad(dh, dh_in, dh_in, h_tm1, m, dmask, False)
+        dW = np.empty(H * H, dtype)
+        matmul(TRANS, NOTRANS, H, H, (T - lo) * B, one, h_ins[lo * n:], H, dxw[lo * n:], H,
+               zero, dW, H)
+        dh0 = dh if lo == 0 else np.zeros(n, dtype)
+        return dxw.reshape((T, B, H)), dh0.reshape((B, H)), dW.reshape((H, H)), dmask.reshape(mask.shape)
+    return backward
+
+
+# --- GRU (Keras 1 gates z, r, h) ----------------------------------------------------------
+
+def _gru_forward(record, act, inner, has_mask, dtype, matmul):
+    one, zero = dtype.type(1), dtype.type(0)
+    n_gates, has_c = record.n_gates, record.n_states == 2
+    masked = _masked(has_mask)
+
+    def forward(xw, h0, W_h, mask):
+        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, n_gates, has_c, has_mask)
+        x, W, m, h_tm1 = flat(xw), flat(W_h), flat(mask), flat(h0)
+        n, w = B * H, B * 3 * H
+        hs, zs, rs, hhs = (np.empty(T * n, dtype), np.empty(T * n, dtype),
+                           np.empty(T * n, dtype), np.empty(T * n, dtype))
+        a = np.empty(w, dtype)          # h_in . U_zr, then (r * h_in) . U_h, gate by gate
+        h_in_buf, rh = np.empty(n, dtype), np.empty(n, dtype)
+        for t in range(T):
+            h_in = masked(h_in_buf, h_tm1, m)
+            matmul(NOTRANS, NOTRANS, B, 2 * H, H, one, h_in, H, W, 3 * H, zero, a, 3 * H)
+            x_t, z_t, r_t = x[t * w:(t + 1) * w], zs[t * n:(t + 1) * n], rs[t * n:(t + 1) * n]
+            for b in range(B):
+                g, s = b * 3 * H, b * H      # this row's offsets in [B, 3H] and [B, H]
+                for j in range(H):
+                    z_t[s + j] = inner(x_t[g + j] + a[g + j])
+                    r = inner(x_t[g + H + j] + a[g + H + j])
+                    r_t[s + j] = r
+                    rh[s + j] = r * h_in[s + j]
+            matmul(NOTRANS, NOTRANS, B, H, H, one, rh, H, W[2 * H:], 3 * H, zero, a[2 * H:], 3 * H)
+            h_t, hh_t = hs[t * n:(t + 1) * n], hhs[t * n:(t + 1) * n]
+            for b in range(B):
+                g, s = b * 3 * H + 2 * H, b * H
+                for j in range(H):
+                    hh = act(x_t[g + j] + a[g + j])
+                    hh_t[s + j] = hh
+                    z = z_t[s + j]
+                    h_t[s + j] = z * h_tm1[s + j] + (one - z) * hh
+            h_tm1 = h_t
+        shape = (T, B, H)
+        return hs.reshape(shape), zs.reshape(shape), rs.reshape(shape), hhs.reshape(shape)
+    return forward
+
+
+def _gru_backward(record, act, inner, has_mask, clip, first_step, dtype, matmul):
+    one, zero = dtype.type(1), dtype.type(0)
+    n_gates, has_c = record.n_gates, record.n_states == 2
+    d_act, d_inner = fastmath.derivative(act, dtype), fastmath.derivative(inner, dtype)
+    mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
+
+    def backward(xw, h0, W_h, mask, hs, zs, rs, hhs, dhs):
+        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, n_gates, has_c, has_mask)
+        if (not_stack(hs, T, B, H) | not_stack(zs, T, B, H) | not_stack(rs, T, B, H)
+                | not_stack(hhs, T, B, H) | not_stack(dhs, T, B, H)):
+            raise ValueError("recurrence kernel: hs, z, r, hh and dhs must be [T, B, H]")
+        W, m, h0f, h, dh_out = flat(W_h), flat(mask), flat(h0), flat(hs), flat(dhs)
+        z_all, r_all, hh_all = flat(zs), flat(rs), flat(hhs)
+        n, w = B * H, B * 3 * H
+        dxw = np.zeros(T * w, dtype)
+        h_ins, rhs = np.empty(T * n, dtype), np.empty(T * n, dtype)  # for dU_zr and dU_h
+        d_rh, dh_in, direct = np.empty(n, dtype), np.empty(n, dtype), np.empty(n, dtype)
+        dh, dmask = np.zeros(n, dtype), np.zeros(m.size, dtype)
+        lo = first_step(T)
+        for t in range(T - 1, lo - 1, -1):
+            h_tm1 = h[(t - 1) * n:t * n] if t > 0 else h0f
+            h_in = mask_into(h_ins[t * n:(t + 1) * n], h_tm1, m)
+            da_t, dh_t, rh_t = dxw[t * w:(t + 1) * w], dh_out[t * n:(t + 1) * n], rhs[t * n:(t + 1) * n]
+            z_t, r_t, hh_t = z_all[t * n:(t + 1) * n], r_all[t * n:(t + 1) * n], hh_all[t * n:(t + 1) * n]
+            for b in range(B):
+                g, s = b * 3 * H, b * H
+                for j in range(H):
+                    dh_total = dh_t[s + j] + dh[s + j]
+                    z, hh = z_t[s + j], hh_t[s + j]
+                    da_t[g + j] = dh_total * (h_tm1[s + j] - hh) * d_inner(z)
+                    da_t[g + 2 * H + j] = dh_total * (one - z) * d_act(hh)
+                    direct[s + j] = dh_total * z
+                    rh_t[s + j] = r_t[s + j] * h_in[s + j]
+            matmul(NOTRANS, TRANS, B, H, H, one, da_t[2 * H:], 3 * H, W[2 * H:], 3 * H,
+                   zero, d_rh, H)
+            for b in range(B):
+                g, s = b * 3 * H + H, b * H
+                for j in range(H):
+                    r = r_t[s + j]
+                    da_t[g + j] = d_rh[s + j] * h_in[s + j] * d_inner(r)
+                    dh_in[s + j] = d_rh[s + j] * r
+            matmul(NOTRANS, TRANS, B, H, 2 * H, one, da_t, 3 * H, W, 3 * H, one, dh_in, H)
+            into_state_grad(dh, dh_in, direct, h_tm1, m, dmask, True)
+        dW = np.empty(H * 3 * H, dtype)
+        rows = (T - lo) * B
+        matmul(TRANS, NOTRANS, H, 2 * H, rows, one, h_ins[lo * n:], H, dxw[lo * w:], 3 * H,
+               zero, dW, 3 * H)
+        matmul(TRANS, NOTRANS, H, H, rows, one, rhs[lo * n:], H, dxw[lo * w + 2 * H:], 3 * H,
+               zero, dW[2 * H:], 3 * H)
+        dh0 = dh if lo == 0 else np.zeros(n, dtype)
+        return dxw.reshape((T, B, 3 * H)), dh0.reshape((B, H)), dW.reshape((H, 3 * H)), dmask.reshape(mask.shape)
+    return backward
+
+
+# --- LSTM (Keras 1 gates i, f, c, o) ------------------------------------------------------
+
+def _lstm_forward(record, act, inner, has_mask, dtype, matmul):
+    one, zero = dtype.type(1), dtype.type(0)
+    n_gates, has_c = record.n_gates, record.n_states == 2
+    masked = _masked(has_mask)
+
+    def forward(xw, h0, c0, W_h, mask):
+        T, B, H = check_forward_inputs(xw, h0, c0, W_h, mask, n_gates, has_c, has_mask)
+        x, W, m, h_tm1, c_tm1 = flat(xw), flat(W_h), flat(mask), flat(h0), flat(c0)
+        n, w = B * H, B * 4 * H
+        hs, cs, acs = np.empty(T * n, dtype), np.empty(T * n, dtype), np.empty(T * n, dtype)
+        i_s, f_s = np.empty(T * n, dtype), np.empty(T * n, dtype)
+        g_s, o_s = np.empty(T * n, dtype), np.empty(T * n, dtype)
+        a, h_in_buf = np.empty(w, dtype), np.empty(n, dtype)
+        for t in range(T):
+            h_in = masked(h_in_buf, h_tm1, m)
+            matmul(NOTRANS, NOTRANS, B, 4 * H, H, one, h_in, H, W, 4 * H, zero, a, 4 * H)
+            x_t, q = x[t * w:(t + 1) * w], t * n     # q: step t's offset in the [T, B, H] outputs
+            for b in range(B):
+                # Three short loops rather than one: LLVM vectorises a loop only when it
+                # can check the few arrays it touches for overlap at run time.
+                g4, s = b * 4 * H, q + b * H
+                for j in range(H):          # the gates, in place in a
+                    a[g4 + j] = inner(x_t[g4 + j] + a[g4 + j])
+                    a[g4 + H + j] = inner(x_t[g4 + H + j] + a[g4 + H + j])
+                    a[g4 + 2 * H + j] = act(x_t[g4 + 2 * H + j] + a[g4 + 2 * H + j])
+                    a[g4 + 3 * H + j] = inner(x_t[g4 + 3 * H + j] + a[g4 + 3 * H + j])
+                for j in range(H):          # the states
+                    c = a[g4 + H + j] * c_tm1[b * H + j] + a[g4 + j] * a[g4 + 2 * H + j]
+                    ac = act(c)
+                    cs[s + j] = c
+                    acs[s + j] = ac
+                    hs[s + j] = a[g4 + 3 * H + j] * ac
+                i_s[s:s + H] = a[g4:g4 + H]     # the gates the backward pass reads
+                f_s[s:s + H] = a[g4 + H:g4 + 2 * H]
+                g_s[s:s + H] = a[g4 + 2 * H:g4 + 3 * H]
+                o_s[s:s + H] = a[g4 + 3 * H:g4 + 4 * H]
+            h_tm1, c_tm1 = hs[q:q + n], cs[q:q + n]
+        shape = (T, B, H)
+        return (hs.reshape(shape), cs.reshape(shape), i_s.reshape(shape), f_s.reshape(shape),
+                g_s.reshape(shape), o_s.reshape(shape), acs.reshape(shape))
+    return forward
+
+
+def _lstm_backward(record, act, inner, has_mask, clip, first_step, dtype, matmul):
+    one, zero = dtype.type(1), dtype.type(0)
+    n_gates, has_c = record.n_gates, record.n_states == 2
+    d_act, d_inner = fastmath.derivative(act, dtype), fastmath.derivative(inner, dtype)
+    mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
+
+    def backward(xw, h0, c0, W_h, mask, hs, cs, i_s, f_s, g_s, o_s, acs, dhs, dcs):
+        T, B, H = check_forward_inputs(xw, h0, c0, W_h, mask, n_gates, has_c, has_mask)
+        if (not_stack(hs, T, B, H) | not_stack(cs, T, B, H) | not_stack(i_s, T, B, H)
+                | not_stack(f_s, T, B, H) | not_stack(g_s, T, B, H) | not_stack(o_s, T, B, H)
+                | not_stack(acs, T, B, H) | not_stack(dhs, T, B, H) | not_stack(dcs, T, B, H)):
+            raise ValueError("recurrence kernel: hs, cs, the gates and dhs, dcs must be [T, B, H]")
+        W, m, h0f, c0f = flat(W_h), flat(mask), flat(h0), flat(c0)
+        h, c_all, i_all, f_all = flat(hs), flat(cs), flat(i_s), flat(f_s)
+        g_all, o_all, ac_all = flat(g_s), flat(o_s), flat(acs)
+        dh_out, dc_out = flat(dhs), flat(dcs)
+        n, w = B * H, B * 4 * H
+        dxw, h_ins = np.zeros(T * w, dtype), np.empty(T * n, dtype)
+        dh_in, dh, dc = np.empty(n, dtype), np.zeros(n, dtype), np.zeros(n, dtype)
+        dmask = np.zeros(m.size, dtype)
+        lo = first_step(T)
+        for t in range(T - 1, lo - 1, -1):
+            h_tm1 = h[(t - 1) * n:t * n] if t > 0 else h0f
+            c_tm1 = c_all[(t - 1) * n:t * n] if t > 0 else c0f
+            mask_into(h_ins[t * n:(t + 1) * n], h_tm1, m)
+            da_t, q = dxw[t * w:(t + 1) * w], t * n
+            for b in range(B):
+                g4, s, p = b * 4 * H, q + b * H, b * H
+                for j in range(H):
+                    dh_total = dh_out[s + j] + dh[p + j]
+                    o, ac, i, g, f = o_all[s + j], ac_all[s + j], i_all[s + j], g_all[s + j], f_all[s + j]
+                    dc_total = dc_out[s + j] + dc[p + j] + dh_total * o * d_act(ac)
+                    da_t[g4 + j] = dc_total * g * d_inner(i)
+                    da_t[g4 + H + j] = dc_total * c_tm1[p + j] * d_inner(f)
+                    da_t[g4 + 2 * H + j] = dc_total * i * d_act(g)
+                    da_t[g4 + 3 * H + j] = dh_total * ac * d_inner(o)
+                    dc[p + j] = clip(dc_total * f)
+            matmul(NOTRANS, TRANS, B, H, 4 * H, one, da_t, 4 * H, W, 4 * H, zero, dh_in, H)
+            into_state_grad(dh, dh_in, dh_in, h_tm1, m, dmask, False)
+        dW = np.empty(H * 4 * H, dtype)
+        matmul(TRANS, NOTRANS, H, 4 * H, (T - lo) * B, one, h_ins[lo * n:], H, dxw[lo * w:], 4 * H,
+               zero, dW, 4 * H)
+        dh0 = dh if lo == 0 else np.zeros(n, dtype)
+        dc0 = dc if lo == 0 else np.zeros(n, dtype)
+        return (dxw.reshape((T, B, 4 * H)), dh0.reshape((B, H)), dc0.reshape((B, H)),
+                dW.reshape((H, 4 * H)), dmask.reshape(mask.shape))
+    return backward
+
+
+_FORWARD = {"simple": _simple_forward, "gru": _gru_forward, "lstm": _lstm_forward}
+_BACKWARD = {"simple": _simple_backward, "gru": _gru_backward, "lstm": _lstm_backward}
+
+
+def forward_kernel(cell, act, inner_act, has_mask, dtype):
+    """Jitted ``(xw, h0[, c0], W_h[, mask]) -> (states..., saved gates...)``."""
+    dtype, record = np.dtype(dtype), cell_record(cell)
+    inner = fastmath.activation(inner_act or "linear", dtype)
+    body = _FORWARD[record.name](record, fastmath.activation(act, dtype), inner, has_mask, dtype,
+                                 matmul_for(dtype))
+    return _kernel(body) if has_mask else _forward_without_mask(record, _inlined(body), dtype)
+
+
+def backward_kernel(cell, act, inner_act, has_mask, grad_clip, truncate_gradient, dtype):
+    """Jitted ``(forward inputs, forward outputs, state grads) -> input grads``."""
+    dtype, record = np.dtype(dtype), cell_record(cell)
+    body = _BACKWARD[record.name](record, act, inner_act or "linear", has_mask,
+                                  _clipper(grad_clip, dtype), _first_step(truncate_gradient),
+                                  dtype, matmul_for(dtype))
+    return _kernel(body) if has_mask else _backward_without_mask(cell, _inlined(body), dtype)
+
+
+def _inlined(body):
+    return numba_njit(body, inline="always", error_model="numpy")
+
+
+# Without a mask, the op has no mask input (and no mask gradient): these wrappers pass
+# the kernel body an empty mask, which has_mask=False never reads. The body is inlined
+# into them (Numba would otherwise compile and optimise it once more for the wrapper);
+# explicit parameters keep Numba from building tuples of array structs, as *args does.
+
+def _forward_without_mask(record, body, dtype):
+    if record.n_states == 2:   # c0 besides h0
+        def forward(xw, h0, c0, W_h):
+            return body(xw, h0, c0, W_h, np.empty((0, 0), dtype))
+    else:
+        def forward(xw, h0, W_h):
+            return body(xw, h0, W_h, np.empty((0, 0), dtype))
+    return _kernel(forward)
+
+
+def _backward_without_mask(cell, body, dtype):
+    if cell == "simple":
+        def backward(xw, h0, W_h, hs, dhs):
+            dxw, dh0, dW, _ = body(xw, h0, W_h, np.empty((0, 0), dtype), hs, dhs)
+            return dxw, dh0, dW
+    elif cell == "gru":
+        def backward(xw, h0, W_h, hs, zs, rs, hhs, dhs):
+            dxw, dh0, dW, _ = body(xw, h0, W_h, np.empty((0, 0), dtype), hs, zs, rs, hhs, dhs)
+            return dxw, dh0, dW
+    else:
+        def backward(xw, h0, c0, W_h, hs, cs, i_s, f_s, g_s, o_s, acs, dhs, dcs):
+            dxw, dh0, dc0, dW, _ = body(xw, h0, c0, W_h, np.empty((0, 0), dtype), hs, cs, i_s,
+                                        f_s, g_s, o_s, acs, dhs, dcs)
+            return dxw, dh0, dc0, dW
+    return _kernel(backward)
+
+
+def callable_from_python(kernel, cache_key=None):
+    """``kernel`` with a CPython entry point, to call it directly (tests, benchmarks).
+
+    PyTensor's kernels have none: they are only called from compiled graphs.
+    The entry point has the kernel's parameters and the kernel's body inlined
+    (one compilation, the same code and options); with a ``cache_key`` (unique
+    to the kernel's configuration and code) it goes to PyTensor's on-disk
+    Numba cache, as the graphs' functions do.
+    """
+    params = ", ".join(inspect.signature(kernel.py_func).parameters)
+    source = f"def entry({params}):\n    return kernel({params})\n"
+    inlined = numba_njit(kernel.py_func, inline="always", error_model="numpy")
+    entry = compile_numba_function_src(source, "entry", {"__name__": __name__, "kernel": inlined},
+                                       cache_key=cache_key)
+    return numba_njit(entry, final_function=True, error_model="numpy",
+                      cache=cache_key is not None)
