@@ -477,6 +477,12 @@ def _cell(value):
     return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
 
 
+def _shown(value):
+    """A logged value as the bar shows it: counts as counts, the rest to 4 decimals."""
+    value = float(value)
+    return f"{value:.0f}" if value.is_integer() and abs(value) >= 1 else f"{value:.4f}"
+
+
 class ProgressBar(Callback):
     """fit's progress display: a tqdm bar per epoch (``verbose=1``) or one line per
     epoch (``verbose=2``); added by fit itself, not by users."""
@@ -499,10 +505,12 @@ class ProgressBar(Callback):
         self._seen += size
         self._loss += logs.get("loss", 0.0) * size
         self.bar.update(size if self._by_samples else 1)
-        self.bar.set_postfix(loss=f"{self._loss / self._seen:.4f}")
+        # refresh=False: tqdm redraws at most every mininterval; a redraw per batch costs
+        # more than a small model's whole training step
+        self.bar.set_postfix(loss=f"{self._loss / self._seen:.4f}", refresh=False)
 
     def on_epoch_end(self, epoch, logs=None):
-        text = {k: f"{v:.4f}" for k, v in (logs or {}).items()}
+        text = {k: _shown(v) for k, v in (logs or {}).items()}
         self.bar.set_postfix(text)
         self.bar.close()
         if self.verbose == 2:
