@@ -9,7 +9,7 @@
 import argparse
 
 from ..graph.backend import BACKENDS
-from ..layers.charmodels import EMBED, MODELS
+from ..layers.charmodels import CHAR_DEFAULTS, EMBED, MODELS
 from .spec import CELL_ALIASES, DEFAULT_MODELS
 
 DESCRIPTION = ("Time the character models symrnn trains (built as `symrnn train --model NAME` "
@@ -39,7 +39,7 @@ def build_parser():
                        help="the same by cell: simple (= simplernn), gru, lstm")
     ap.add_argument("--vocab", type=_at_least(2), default=86, help="vocabulary size (default 86, "
                     "the lesson's Nietzsche text)")
-    ap.add_argument("--hidden", type=_at_least(1), default=256)
+    ap.add_argument("--hidden", type=_at_least(1), default=CHAR_DEFAULTS["hidden"])
     ap.add_argument("--embed", type=_at_least(1), default=EMBED, help="embedding width (layer models)")
     ap.add_argument("--seq", type=_at_least(1), nargs="+", default=[8, 40], help="window lengths T")
     ap.add_argument("--batch", type=_at_least(1), nargs="+", default=[1, 64], help="batch sizes B")
