@@ -21,9 +21,18 @@ def test_every_lesson_section_has_exactly_one_script():
 
 
 @pytest.mark.parametrize("script", LESSONS, ids=lambda p: p.stem)
-def test_lesson_runs_quick(script):
+def test_lesson_runs_quick(script, capsys, monkeypatch):
+    """In this process (a fresh interpreter per lesson cost a third of this test's time):
+    the lessons set no global state, and their own compiles name their backend."""
+    monkeypatch.chdir(ROOT)
+    load_lesson(script.stem).main(["--quick"])
+    assert capsys.readouterr().out.strip(), "a lesson must print what it shows"
+
+
+def test_a_lesson_runs_as_a_script():
+    """How a learner runs one: ``python lessons/NN_name.py --quick`` in a fresh process."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), SYMRNN_BACKEND=os.environ.get("SYMRNN_BACKEND", "py"))
-    done = subprocess.run([sys.executable, str(script), "--quick"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, str(LESSONS[3]), "--quick"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip(), "a lesson must print what it shows"
