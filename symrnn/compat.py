@@ -35,6 +35,9 @@ Version facts, each measured on the versions named:
   6 for the GRU); from 3.1 it recomputes them anyway (3.1.3, 3.2.4 and 3.3.8:
   3 and 3 for the LSTM, 7 saved against 6 not for the GRU), so saving them
   only costs.
+- :func:`infer_shape_args` and :func:`inferred_shapes`: ``Op.infer_shape`` takes
+  ``(fgraph, node, input_shapes)`` up to 3.0 and ``(node, input_shapes)`` from 3.1
+  (3.3 wraps the old form with a DeprecationWarning).
 - :func:`row_lookup`: 3.0 has ``AdvancedSubtensor1`` for ``E[v]``; 3.2 folded
   it into ``AdvancedSubtensor``, whose ``idx_list`` names the indexed axes.
 
@@ -51,6 +54,21 @@ PYTENSOR_VERSION = tuple(int(part) for part in
                          re.match(r"(\d+)\.(\d+)", pytensor.__version__).groups())
 
 SCAN_GRAD_READS_SAVED_OUTPUTS = PYTENSOR_VERSION < (3, 1)
+
+INFER_SHAPE_TAKES_FGRAPH = PYTENSOR_VERSION < (3, 1)
+
+
+def infer_shape_args(args):
+    """``(node, input_shapes)`` from an ``infer_shape(self, *args)`` call of any version."""
+    return args[-2], args[-1]
+
+
+def inferred_shapes(op, node, input_shapes):
+    """``op.infer_shape`` called as this PyTensor calls it."""
+    if INFER_SHAPE_TAKES_FGRAPH:
+        return op.infer_shape(None, node, input_shapes)
+    return op.infer_shape(node, input_shapes)
+
 
 _ADVANCED_SUBTENSORS = tuple(getattr(_subtensor, name) for name in
                              ("AdvancedSubtensor", "AdvancedSubtensor1")

@@ -38,6 +38,7 @@ from pytensor.compile.builders import OpFromGraph
 from pytensor.gradient import DisconnectedType
 from pytensor.tensor.symbolic import TensorSymbolicOp
 
+from ..compat import infer_shape_args
 from ..errors import ConfigError
 from . import cells, expansion
 from .cellrecords import CELLS, cell_record, record_loop_step
@@ -122,6 +123,14 @@ class Recurrence(_RecurrenceOp):
 
     __eq__, __hash__ = _same_graph_and_props, _hash_graph_and_props
 
+    def infer_shape(self, *args):   # (fgraph,) node, input_shapes: see symrnn.compat
+        # Every output, state or saved gate, is [T, B, H]. Said here, shape inference does
+        # not walk the inner scan graph (OpFromGraph's generic infer_shape did, and took
+        # most of a two-layer LSTM's compile on the py backend).
+        node, input_shapes = infer_shape_args(args)
+        (T, B, _), H = input_shapes[0], input_shapes[1 + N_STATES[self.cell]][0]
+        return [(T, B, H)] * len(node.outputs)
+
     def build_inner_graph(self, *inputs):
         return self.forward_graph(inputs)
 
@@ -151,6 +160,11 @@ class RecurrenceGrad(_RecurrenceOp):
     def __init__(self, input_types=None, **kwargs):
         kwargs.setdefault("on_unused_input", "ignore")  # the forward outputs, in the graph
         super().__init__(input_types, **kwargs)
+
+    def infer_shape(self, *args):   # (fgraph,) node, input_shapes: see symrnn.compat
+        # the gradient of each forward input has that input's shape
+        _, input_shapes = infer_shape_args(args)
+        return list(input_shapes[:self.n_forward_inputs()])
 
     def build_inner_graph(self, *inputs):
         n_in, n_states = self.n_forward_inputs(), N_STATES[self.cell]

@@ -26,7 +26,7 @@ from pytensor.compile.builders import OpFromGraph
 from pytensor.gradient import verify_grad
 from pytensor.scan.op import Scan
 
-from symrnn.compat import numba_njit
+from symrnn.compat import inferred_shapes, numba_njit
 from symrnn.errors import ConfigError
 from symrnn.graph.backend import get_mode
 from symrnn.graph.numba import fastmath
@@ -409,3 +409,37 @@ def test_graphs_differing_only_in_grad_clip_keep_their_own_bounds():
     got, expected = kernel_results(loose, values), graph_function(loose)(*values)
     for name, g, e in zip(output_names(loose), got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12, err_msg=f"{name} ({loose})")
+
+
+def said_shapes(node, inputs, values):
+    """The output shapes ``node.op.infer_shape`` gives, evaluated on ``values``."""
+    symbolic = [[v.shape[i] for i in range(v.ndim)] for v in node.inputs]
+    shapes = inferred_shapes(node.op, node, symbolic)
+    fn = pytensor.function(inputs, [pt.stack([pt.as_tensor(d) for d in shape]) for shape in shapes],
+                           mode=get_mode("py"), on_unused_input="ignore")
+    return [tuple(int(d) for d in shape) for shape in fn(*values)]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.steps == T][::2], ids=str)
+def test_the_ops_say_their_output_shapes_without_walking_their_graphs(case):
+    """Recurrence and RecurrenceGrad give every output's shape from their inputs' shapes
+    (infer_shape, which the Numba mode's shape inference calls): the shapes they say equal
+    the arrays the graph computes."""
+    inputs, outputs, weights, cost = symbolic_problem(case)
+    grads = pytensor.grad(cost, inputs)
+    [grad_node] = [n for n in pytensor.graph.traversal.applys_between(inputs + weights, grads)
+                   if isinstance(n.op, RecurrenceGrad)]
+    values = numeric_problem(case)
+    arrays = graph_function(case)(*values)
+    forward_arrays, grad_arrays = arrays[:len(outputs)], arrays[len(outputs):]
+    assert said_shapes(outputs[0].owner, inputs + weights, values) == [a.shape for a in forward_arrays]
+    assert said_shapes(grad_node, inputs + weights, values) == [a.shape for a in grad_arrays]
+
+
+def test_an_elementwise_activation_op_says_its_shape():
+    from symrnn.graph.cells import ElementwiseGraph, hard_sigmoid, relu
+    x = pt.tensor3("x")
+    for act in (relu, hard_sigmoid):
+        y = act(x)
+        assert isinstance(y.owner.op, ElementwiseGraph)
+        assert said_shapes(y.owner, [x], [np.zeros((2, 3, 4))]) == [(2, 3, 4)]
