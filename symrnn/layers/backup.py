@@ -42,6 +42,7 @@ from .checkpoints import (
     list_checkpoints,
     load_checkpoint,
     pack_variables,
+    prune_checkpoints,
     restore_variables,
     save_checkpoint,
 )
@@ -101,6 +102,9 @@ class BackupAndRestore(Callback):
         self.batch_losses, self._saved_step, self.restored_step = [], None, None
         if list_checkpoints(self.backup_dir):
             self.restore(*load_checkpoint(self.backup_dir))
+            # a run killed after a write and before its pruning left one file too many; pruning
+            # only after the restore worked keeps an older file while the newest might be bad
+            prune_checkpoints(self.backup_dir, self.keep)
 
     def on_batch_end(self, batch, logs=None):
         self.batch_losses.append(float((logs or {}).get("loss", math.nan)))

@@ -52,10 +52,19 @@ def save_checkpoint(run_dir, step, arrays, meta, keep=KEEP):
     """Write ``ckpt-<step>.npz`` atomically, then drop all but the newest ``keep``."""
     path = checkpoint_path(run_dir, step)
     save_arrays(path, arrays, {**meta, "format": FORMAT, "version": VERSION, "step": int(step)})
-    for old in list_checkpoints(run_dir)[:-keep]:
-        if old != path:
-            old.unlink(missing_ok=True)
+    prune_checkpoints(run_dir, keep, spare=path)
     return path
+
+
+def prune_checkpoints(run_dir, keep=KEEP, spare=None):
+    """Delete all but the newest ``keep`` checkpoints (never ``spare``, the one just written).
+
+    A writer killed between its write and this leaves one extra file; a resumed run prunes
+    before its first write, so a run directory never holds more than ``keep + 1``.
+    """
+    for old in list_checkpoints(run_dir)[:-keep]:
+        if old != spare:
+            old.unlink(missing_ok=True)
 
 
 def remove_stale_temporaries(run_dir):

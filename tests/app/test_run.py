@@ -18,6 +18,7 @@ from symrnn.data import Vocab, load_corpus, train_heldout_windows
 from symrnn.errors import CheckpointError, CorpusError, ShapeError, SymrnnError
 from symrnn.layers import BackupAndRestore, StopAtStep
 from symrnn.layers.checkpoints import (
+    KEEP,
     list_checkpoints,
     load_checkpoint,
     remove_stale_temporaries,
@@ -141,7 +142,8 @@ def test_sigkill_during_checkpoint_writes_always_leaves_a_loadable_checkpoint(tm
         torn_writes += any(n.startswith(".tmp-") for n in os.listdir(backup_dir))
         remove_stale_temporaries(backup_dir)
         _, meta = newest(backup_dir)  # must never fail
-        assert 1 <= len(list_checkpoints(backup_dir)) <= 3
+        # one extra file when killed between a write and its pruning; a resume prunes first
+        assert 1 <= len(list_checkpoints(backup_dir)) <= KEEP + 1
         steps_seen.append(meta["step"])
     assert steps_seen == sorted(steps_seen) and steps_seen[-1] > 0
     print(f"steps after each kill: {steps_seen}; kills that left a half-written temporary: {torn_writes}")

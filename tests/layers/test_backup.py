@@ -72,6 +72,22 @@ def test_a_finished_run_resumed_with_more_epochs_goes_on(tmp_path):
         assert np.array_equal(want, got)
 
 
+def test_a_resumed_run_first_removes_the_extra_files_a_killed_writer_left(tmp_path):
+    """Killed between a write and its pruning, twice: four files; the resume keeps the newest
+    two before training (a kill in its first step must not leave five)."""
+    fit(model(), [BackupAndRestore(tmp_path, save_freq=1, keep=4), StopAtStep(4)])
+    assert len(list_checkpoints(tmp_path)) == 4
+
+    class Checks(Callback):
+        def on_train_begin(self, logs=None):   # runs after BackupAndRestore's
+            self.seen = [p.name for p in list_checkpoints(tmp_path)]
+
+    checks = Checks()
+    fit(model(), [BackupAndRestore(tmp_path, save_freq=1), checks, StopAtStep(5)])
+    assert checks.seen == ["ckpt-000000003.npz", "ckpt-000000004.npz"]
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt-000000004.npz", "ckpt-000000005.npz"]
+
+
 def test_a_checkpoint_from_another_data_size_or_a_corrupt_position_changes_nothing(tmp_path):
     fit(model(), [BackupAndRestore(tmp_path), StopAtStep(3)])
     fresh = model()
