@@ -144,7 +144,8 @@ def train(model, train_ids, starts, args):
 # The held-out loss is the mean cross-entropy per character in nats; bits
 # per character divide it by ln 2. Then 320 characters after the lesson's
 # prime, drawn at temperature 1 (as the lesson's `choice(chars, p=preds)`)
-# with a fixed seed.
+# with a fixed seed, each after re-reading the last `maxlen` characters from a
+# zero state: the model was trained on such windows.
 
 
 # %%
@@ -156,7 +157,9 @@ def report(model, vocab, heldout_ids, args):
           f"{result['bits_per_char']:.4f} bits/char, perplexity {result['perplexity']:.2f} "
           "(lesson: about 1.29 nats training loss)")
     start = time.perf_counter()
-    text = Generator(model, backend=args.backend).sample(
+    # trained on windows of maxlen, each from a zero state: re-read the last maxlen characters
+    # for every new one, as the lesson's get_next did
+    text = Generator(model, backend=args.backend, window=args.maxlen).sample(
         vocab, args.prime, args.chars, temperature=args.temperature, seed=args.seed)
     print(f"sample ({args.chars} chars, temperature {args.temperature}, seed {args.seed}, "
           f"{time.perf_counter() - start:.0f} s with compilation):\n{args.prime}{text}")

@@ -44,6 +44,10 @@ class CheckpointError(SymrnnError, ValueError):
     """A checkpoint or saved model is missing, truncated, corrupt or mismatched."""
 
 
+class NonFiniteError(SymrnnError, ArithmeticError):
+    """A computation gave NaN or infinite numbers (a diverged state, overflowed sums)."""
+
+
 class CheckpointWriteError(SymrnnError):
     """A checkpoint could not be written (disk full, I/O error); the previous one is intact."""
 

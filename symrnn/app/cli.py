@@ -40,6 +40,10 @@ def add_sampling_arguments(parser, chars_flag):
     parser.add_argument("--temperature", type=float, default=0.7, help="> 0; lower is safer text (default 0.7)")
     parser.add_argument("--greedy", action="store_true", help="always take the most likely character")
     parser.add_argument("--prime", default=None, help=f"text to start from (default {DEFAULT_PRIME!r})")
+    parser.add_argument("--carry-state", action="store_true",
+                        help="carry the recurrent state from character to character instead of "
+                             "re-reading the last training window for each (the models here are "
+                             "trained on windows from a zero state; carried, text degenerates)")
 
 
 def add_train_parser(commands):
@@ -173,7 +177,7 @@ def run_train(args):
     print(f"stopped at step {result.step} ({result.epoch} of {plan.settings['epochs']} epochs done); "
           f"latest checkpoint {result.last_checkpoint}")
     show_predictions(plan.model, plan.text, plan.settings["seq_len"])
-    print_sample(plan.model, args, prime, seed=plan.settings["seed"])
+    print_sample(plan.model, args, prime, plan.settings["seed"], run.generation_window(plan.meta))
     return 0
 
 
@@ -211,10 +215,12 @@ def show_predictions(model, text, seq_len):
         print(f"  {snippet!r:>16} -> {guess!r}")
 
 
-def print_sample(model, args, prime, seed):
+def print_sample(model, args, prime, seed, window):
     temperature = None if args.greedy else args.temperature
-    sample = run.sample_text(model, prime, args.chars, temperature, seed)
+    window = None if args.carry_state else window
+    sample = run.sample_text(model, prime, args.chars, temperature, seed, window)
     how = "greedy" if temperature is None else f"temperature {temperature}"
+    how += ", state carried" if window is None else f", each re-reading the last {window} characters"
     print(f"\nsampled text ({how}):\n{prime}{sample}")
 
 
@@ -224,7 +230,7 @@ def run_generate(args):
     model, meta, file = run.load_run(args.run_dir, args.backend)
     prime = prime_for(args, model.vocab)
     print(f"checkpoint {file} (step {meta['step']})")
-    print_sample(model, args, prime, seed=args.seed)
+    print_sample(model, args, prime, args.seed, run.generation_window(meta))
     return 0
 
 

@@ -221,6 +221,8 @@ def plan_training(options, check_vocab=None):
     model = build_model(vocab, {k: s[k] for k in MODEL_SETTINGS}, backend=backend, devices=devices)
     run_meta = {"corpus": corpus, "model": model.config, "vocab": vocab.to_list(),
                 "data": {"seq_len": s["seq_len"], "sequences": s["sequences"]},
+                # trained on windows that each start from a zero state: sample the same way
+                "generation": {"window": s["seq_len"]},
                 "trainer": {k: s[k] for k in ("batch_size", "epochs", "seed", "checkpoint_every")}}
     if checkpoint:   # the weights fit this model (the rest is checked when fit restores it)
         check_variables({"param": model.params}, checkpoint[0], {}, checkpoint[2])
@@ -318,10 +320,18 @@ def load_run(run_dir, backend):
     return model, meta, file
 
 
-def sample_text(model, prime, n_chars, temperature, seed):
-    """``n_chars`` sampled after ``prime`` (``temperature=None``: greedy), one compiled step
-    carrying the recurrent states: n characters cost n steps."""
-    return Generator(model.model, backend=model.backend).sample(
+def generation_window(meta):
+    """The window a saved run's model re-reads for each sampled character: the length of
+    the windows it was trained on, each from a zero state (checkpoints that do not say
+    were trained that way too)."""
+    return meta.get("generation", {}).get("window", meta["data"]["seq_len"])
+
+
+def sample_text(model, prime, n_chars, temperature, seed, window):
+    """``n_chars`` sampled after ``prime`` (``temperature=None``: greedy): each after
+    re-reading the last ``window`` characters from zero states, as the model was trained;
+    ``window=None`` carries the recurrent states instead (n characters cost n steps)."""
+    return Generator(model.model, backend=model.backend, window=window).sample(
         model.vocab, prime, n_chars, temperature=temperature, seed=seed)
 
 

@@ -1,10 +1,16 @@
-"""Text generation with a compiled one-step function that carries the recurrent state.
+"""Text generation from a compiled one-step graph: windows re-read, or the state carried.
 
-Re-reading a whole window for every new character costs ``seq_len`` steps
-per character (:func:`symrnn.data.sampling.generate_from_windows`). A
-:class:`Generator` instead compiles the model's layers for a single time
-step, with every recurrent layer's state (``h``, and ``c`` for an LSTM) kept
-in shared variables between calls, so ``n`` characters cost ``n`` steps.
+A :class:`Generator` compiles the model's layers for a single time step. How
+it samples should match how the model was trained:
+
+- **windows** (``window=seq_len``): a model trained on windows that each start
+  from a zero state draws every character after re-reading the last
+  ``seq_len`` characters from zero states, as the lesson's ``get_next`` did
+  (one compiled call per character, ``seq_len`` steps inside it);
+- **carried state** (``window=None``): every recurrent layer's state (``h``,
+  and ``c`` for an LSTM) is kept in shared variables between calls, so ``n``
+  characters cost ``n`` steps: right for models trained with carried state
+  (``stateful``).
 
 Supported models: a ``Sequential`` of an optional ``Embedding`` or ``OneHot`` (or one-hot
 input to the first recurrent layer), forward ``SimpleRNN``/``GRU``/``LSTM``
@@ -19,6 +25,13 @@ layers, and per-step layers (``Dense``, ``TimeDistributed(Dense)``,
 >>> probs = gen.feed([1, 2, 3])
 >>> probs.shape, bool(np.isclose(probs.sum(), 1.0))
 ((4,), True)
+
+Re-reading a window from zero states is the same as feeding it after a reset:
+
+>>> windowed = Generator(model, backend="py", window=3)
+>>> gen.reset()
+>>> bool(np.allclose(windowed.window_probs([0, 1, 2, 3]), gen.feed([1, 2, 3])))
+True
 
 :meth:`Generator.sample_ids` draws ``n`` characters in ONE compiled call (a
 loop over the same one-step graph, each drawn id fed back in), for when the
@@ -40,7 +53,7 @@ from pytensor.graph.replace import clone_replace
 from pytensor.graph.traversal import graph_inputs
 
 from ..data.sampling import check_temperature, sample_index
-from ..errors import ConfigError, ShapeError
+from ..errors import ConfigError, NonFiniteError, ShapeError
 from ..graph.backend import compile_function
 from ..graph.loops import scan_loop
 from ..graph.losses import logits_of
@@ -68,7 +81,8 @@ def _check_layer(layer):
 
 
 class Generator:
-    """One-step inference for a character model, state carried between calls.
+    """One-step inference for a character model: state carried between calls, or windows
+    re-read from zero states.
 
     Parameters
     ----------
@@ -76,9 +90,16 @@ class Generator:
         Trained character model whose output is next-character probabilities.
     backend : str, optional
         Backend of the compiled step (see :mod:`symrnn.graph.backend`).
+    window : int, optional
+        The length of the windows the model was trained on, each from a zero state:
+        :meth:`sample` then draws every character after re-reading the last ``window``
+        characters (the lesson's ``get_next``). ``None`` (default) carries the state, for
+        models trained with carried state (``stateful``). A windows-trained model whose
+        state is carried for hundreds of steps runs far from anything it was trained on and
+        its text degenerates into runs of one letter.
     """
 
-    def __init__(self, model, backend=None):
+    def __init__(self, model, backend=None, window=None):
         layers = getattr(model, "stack", None)
         if not layers:
             raise ConfigError("Generator needs a Sequential model (Embedding/one-hot -> "
@@ -88,9 +109,13 @@ class Generator:
         self.model, self.layers = model, layers
         self.vocab_size = self._vocab_size(layers[0])      # ids feed accepts: [0, vocab_size)
         self.n_outputs = layers[-1].output_shape[-1]        # ids sample can draw
-        self.states = []                       # shared (1, units) per carried state
+        self.window = _check_window(window)
+        # shared (1, units) per carried state, every recurrent layer's in order
+        self.states = [pytensor.shared(np.zeros((1, layer.units), dtype=layer.dtype),
+                                       name=f"{layer.name}.gen_state_{i}")
+                       for layer in layers if isinstance(layer, Recurrent)
+                       for i in range(layer.n_states)]
         self.backend = backend
-        self._step = self._compile(backend)
 
     @staticmethod
     def _vocab_size(first):
@@ -107,25 +132,13 @@ class Generator:
             return ids                         # the first layer turns ids into rows
         return pt.eye(self.vocab_size, dtype=first.dtype)[ids]   # one-hot rows [1, V]
 
-    def _compile(self, backend):
+    @cached_property
+    def _step(self):
+        """Compiled ``ids [1] -> probs [V]``: one step from :attr:`states`, which it advances."""
         ids = pt.lvector("ids")                # one id, batch of 1
-        x, updates = self._input(ids), Updates()
-        for layer in self.layers:
-            if isinstance(layer, Recurrent):
-                x = self._recurrent_step(layer, x, updates)
-            else:
-                inner = layer.layer if isinstance(layer, TimeDistributed) else layer
-                x = inner.apply(x, False, updates)
-        return compile_function([ids], x[0], updates=updates, backend=backend)
-
-    def _recurrent_step(self, layer, x_t, updates):
-        states = [pytensor.shared(np.zeros((1, layer.units), dtype=layer.dtype),
-                                  name=f"{layer.name}.gen_state_{i}") for i in range(layer.n_states)]
-        self.states += states
-        new_states = layer.one_step(x_t, states)
-        for state, new in zip(states, new_states):
-            updates[state] = new               # the next call continues from here
-        return new_states[0]
+        probs, new_states = step_graph(self.layers, self._input(ids), self.states)
+        return compile_function([ids], probs[0], updates=dict(zip(self.states, new_states)),
+                                backend=self.backend)
 
     def reset(self):
         """Forget everything fed so far (all states back to zeros)."""
@@ -150,6 +163,38 @@ class Generator:
             probs = self._step(np.array([i]))
         return probs
 
+    def window_probs(self, ids):
+        """The next-character probabilities after reading ``ids`` from zero states: a fresh
+        window, as training windows start; the carried :attr:`states` are not touched.
+
+        With :attr:`window` set only its last ``window`` ids are read. One compiled call
+        (a loop over the one-step graph) whatever the length.
+        """
+        ids = self.check_ids(ids)
+        if self.window is not None:
+            ids = ids[-self.window:]
+        return self._window_fn(ids)
+
+    @cached_property
+    def _window_fn(self):
+        """Compiled ``ids [L] -> probs [V]``: the one-step graph looped over ``ids`` from zeros."""
+        template_id = pt.lscalar("id_t")
+        template_states = [state.type() for state in self.states]
+        probs, new_states = step_graph(self.layers, self._input(template_id[None]), template_states)
+        weights = [v for v in graph_inputs([probs, *new_states]) if isinstance(v, SharedVariable)]
+        n_states = len(self.states)
+
+        def step(id_t, *args):
+            states_tm1, weights_in = args[:n_states], args[n_states:]
+            replace = {template_id: id_t, **dict(zip(template_states, states_tm1)),
+                       **dict(zip(weights, weights_in))}
+            return clone_replace([*new_states, probs], replace=replace)
+
+        ids = pt.lvector("window_ids")
+        zeros = [pt.zeros_like(state) for state in self.states]   # the states' own types
+        *_, probs_seq = scan_loop(step, [ids], [*zeros, None], weights, name="read_window")
+        return compile_function([ids], probs_seq[-1, 0], backend=self.backend)
+
     def _check_vocab(self, vocab):
         if vocab is None:
             raise ConfigError("no vocabulary: pass vocab= (or set model.vocab)")
@@ -161,8 +206,11 @@ class Generator:
     def sample(self, vocab=None, prime="", n_chars=100, temperature=1.0, seed=None):
         """``n_chars`` characters following ``prime`` (greedy when ``temperature`` is None).
 
-        Starts from zero states, feeds the prime, then samples one character
-        at a time and feeds it back. ``seed`` makes the draw reproducible.
+        With :attr:`window` set (a model trained on windows that start from a zero state),
+        each character is drawn after re-reading the last ``window`` characters from zero
+        states (:meth:`window_probs`), as the model was trained. Without it the states are
+        carried: zero states, the prime fed, then each drawn character fed back (for models
+        trained with carried state). ``seed`` makes the draw reproducible.
         """
         vocab = vocab if vocab is not None else self.model.vocab
         self._check_vocab(vocab)
@@ -173,12 +221,32 @@ class Generator:
         if len(prime_ids) == 0:
             raise ConfigError("the prime string is empty; give at least one character to start from")
         rng, out = np.random.default_rng(seed), []
+        if self.window is not None:
+            ids = list(prime_ids)
+            for _ in range(int(n_chars)):
+                probs = self._checked(self.window_probs(ids[-self.window:]), len(out))
+                out.append(sample_index(probs, rng, temperature))
+                ids.append(out[-1])
+            return vocab.decode(out)
         self.reset()
         probs = self.feed(prime_ids)
         for _ in range(int(n_chars)):
-            out.append(sample_index(probs, rng, temperature))
+            out.append(sample_index(self._checked(probs, len(out)), rng, temperature))
             probs = self.feed(out[-1:])
         return vocab.decode(out)
+
+    def _checked(self, probs, n_drawn):
+        if np.all(np.isfinite(probs)):
+            return probs
+        if self.window is None:
+            advice = ("the state carried from character to character grew without bound; a "
+                      "model trained on windows from a zero state should sample by re-reading "
+                      "them: Generator(model, window=<training seq_len>) (symrnn generate "
+                      "without --carry-state)")
+        else:
+            advice = "the model's weights or the window gave NaN/inf; check the trained weights"
+        raise NonFiniteError(f"the next-character probabilities became NaN or infinite after "
+                             f"{n_drawn} sampled characters: {advice}")
 
     # -- n characters per call ---------------------------------------------------
     def sample_ids(self, n_chars, first_id, temperature=None, seed=None):
@@ -274,6 +342,15 @@ def gumbel_noise(n_chars, vocab_size, seed=None, dtype="float64"):
     ((2, 3), 'float32')
     """
     return np.random.default_rng(seed).gumbel(size=(n_chars, vocab_size)).astype(dtype)
+
+
+def _check_window(window):
+    if window is None:
+        return None
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ConfigError(f"window must be a whole number of characters >= 1 (the training "
+                          f"windows' length), or None to carry the state, got {window!r}")
+    return int(window)
 
 
 def _check_count(n_chars):

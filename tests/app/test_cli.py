@@ -69,10 +69,10 @@ def test_generate_and_evaluate_a_run(tmp_path, corpus, capsys):
     first = capsys.readouterr().out
     assert main(["generate", run, "--prime", "the c", "--chars", "40", "--seed", "1"]) == 0
     assert capsys.readouterr().out == first  # same seed, same text
-    sampled = first.split("sampled text (temperature 0.7):\n")[1].rstrip("\n")
+    sampled = first.split("sampled text (temperature 0.7, each re-reading the last 5 characters):\n")[1].rstrip("\n")
     assert sampled.startswith("the c") and len(sampled) == 45
     assert main(["generate", run, "--prime", "the c", "--chars", "10", "--greedy"]) == 0
-    assert "sampled text (greedy)" in capsys.readouterr().out
+    assert "sampled text (greedy, each re-reading the last 5 characters)" in capsys.readouterr().out
     assert main(["evaluate", run]) == 0
     evaluated = re.search(r"loss (\d\.\d{4}) nats/char = (\d\.\d{4}) bits/char", capsys.readouterr().out)
     nats, bits = map(float, evaluated.groups())

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from symrnn.app.metrics import bits_per_char, heldout_report, perplexity
-from symrnn.data import Vocab, stateful_layout
-from symrnn.errors import ConfigError, CorpusError, VocabError
+from symrnn.data import Vocab, generate_from_windows, stateful_layout
+from symrnn.errors import ConfigError, CorpusError, NonFiniteError, VocabError
 from symrnn.layers import (
     GRU,
     LSTM,
@@ -63,6 +63,44 @@ def test_sample_is_seeded_greedy_is_argmax_chain_and_prime_is_checked():
         gen.sample(vocab, "abz", 3)
     with pytest.raises(ConfigError, match="temperature"):
         gen.sample(vocab, "abc", 3, temperature=0)
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, GRU, LSTM])
+def test_window_sampling_reads_each_window_as_the_sequence_model_does(cls):
+    """Each character after the model's full forward pass over the last 3 ids from zero
+    states (its training windows): the same draws as generate_from_windows on predict."""
+    model, vocab, window = _char_model(cls), Vocab.from_text("abcdef"), 3
+    gen = Generator(model, backend="py", window=window)
+    ids = vocab.encode("cabbed")
+    full = model.predict(ids[None, -window:], batch_size=1, backend="py")[0, -1]
+    np.testing.assert_allclose(gen.window_probs(ids), full, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gen.window_probs(ids[-window:]), full, rtol=1e-12, atol=1e-12)
+
+    def next_probs(ids):   # the sequence model on the window, last step
+        return model.predict(np.asarray(ids)[None], batch_size=1, backend="py")[0, -1]
+
+    want = generate_from_windows(next_probs, vocab, "cab", 12, window, np.random.default_rng(9), 0.8)
+    assert gen.sample(vocab, "cab", 12, temperature=0.8, seed=9) == want
+    gen.feed([1, 2])               # the carried states are not what windows read
+    assert gen.sample(vocab, "cab", 12, temperature=0.8, seed=9) == want
+
+
+@pytest.mark.parametrize("window", [0, -2, 2.5, True, "8"])
+def test_a_bad_window_is_refused_when_the_generator_is_made(window):
+    with pytest.raises(ConfigError, match="window must be a whole number"):
+        Generator(_char_model(GRU), backend="py", window=window)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_a_carried_state_that_overflows_is_named_with_the_remedy():
+    model = Sequential([Embedding(V, 4, dtype="float64", seed=0), SimpleRNN(5, activation="relu", seed=1),
+                        Dense(V, activation="softmax", seed=2)])
+    model.set_weights([w * 0 + 3.0 for w in model.get_weights()])   # relu state x15 per step
+    vocab = Vocab.from_text("abcdef")
+    with pytest.raises(NonFiniteError, match="after [0-9]+ sampled characters: the state carried"
+                                               ".*window=<training seq_len>"):
+        Generator(model, backend="py").sample(vocab, "ab", 400, seed=0)
+    assert len(Generator(model, backend="py", window=3).sample(vocab, "ab", 50, seed=0)) == 50
 
 
 def test_generator_refuses_backward_layers():
