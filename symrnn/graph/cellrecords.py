@@ -24,11 +24,14 @@ names or callables. Each cell decides where ``h_in`` goes: the GRU's blend
 ``z * h_tm1`` keeps the plain ``h_tm1``.
 
 :func:`loop_step` is the one step wiring a loop runs: it unpacks
-``(xw_t, *states, *params, [mask])``, clips the gradient through each state
-(:func:`symrnn.graph.clipping.clip_gradient`, the only clip) and calls a
-cell. :func:`record_loop_step` wires a record's cell; the recurrence op and
-the layers' built-in cells both call it, and a layer with a cell of the
-user's calls :func:`loop_step` with its own.
+``(xw_t, [m_t], *states, *params, [mask])``, clips the gradient through each
+state (:func:`symrnn.graph.clipping.clip_gradient`, the only clip), calls a
+cell and, with a step mask ``m_t`` (``[B]``: 1 for a real step of a row, 0 for
+padding), keeps the clipped old states of the padded rows
+(:func:`keep_padded_rows`, Keras' ``K.rnn`` with a mask).
+:func:`record_loop_step` wires a record's cell; the recurrence op and the
+layers' built-in cells both call it, and a layer with a cell of the user's
+calls :func:`loop_step` with its own.
 
 >>> CELLS["gru"].n_gates, CELLS["gru"].n_states, CELLS["gru"].saved
 (3, 1, ('z', 'r', 'hh'))
@@ -40,9 +43,21 @@ user's calls :func:`loop_step` with its own.
 >>> h_t = step(xw_t, h_tm1, W_h)
 >>> h_t.eval({xw_t: np.ones((1, 2)), h_tm1: np.zeros((1, 2)), W_h: np.eye(2)}).round(3).tolist()
 [[0.762, 0.762]]
+
+With a step mask the padded row (the second) keeps its state:
+
+>>> m_t = pt.dvector("m_t")
+>>> step = record_loop_step(CELLS["simple"], "tanh", None, n_params=1, has_mask=False,
+...                         has_step_mask=True)
+>>> h_t = step(xw_t, m_t, h_tm1, W_h)
+>>> h_t.eval({xw_t: np.ones((2, 2)), m_t: [1.0, 0.0], h_tm1: np.full((2, 2), 0.5),
+...           W_h: np.eye(2)}).round(3).tolist()
+[[0.905, 0.905], [0.5, 0.5]]
 """
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import pytensor.tensor as pt
 
 from ..errors import ConfigError
 from .cells import activation, simple_step
@@ -157,30 +172,56 @@ def record_cell(record, act, inner_act):
     return cell
 
 
-def loop_step(cell, n_states, n_params, has_mask, clip=None, with_gates=False):
-    """``step(xw_t, *states_tm1, *params, [rec_mask])`` for a loop over time.
+def keep_padded_rows(m_t, new, old):
+    """``new`` in the rows whose step is real (``m_t > 0``), ``old`` in the padded ones.
+
+    A switch, not the blend ``m * new + (1 - m) * old``: a NaN or inf that a
+    padded step computes (from padding that is garbage) does not reach the
+    state. ``m_t`` is ``[B]``; it broadcasts over the state's other axes.
+    """
+    real = m_t.dimshuffle(0, *["x"] * (new.ndim - 1)) > 0
+    return pt.switch(real, new, old)
+
+
+def loop_step(cell, n_states, n_params, has_mask, clip=None, with_gates=False,
+              has_step_mask=False):
+    """``step(xw_t, [m_t], *states_tm1, *params, [rec_mask])`` for a loop over time.
 
     ``cell(xw_t, states_tm1, params, rec_mask, with_gates=...)`` computes the
     step. With ``clip``, the gradient through every carried state is clipped
     to ``[-clip, clip]`` before the cell sees the state (so the clip covers
     the whole gradient of ``h_tm1``, masked part and blend alike).
+
+    With ``has_step_mask`` the step takes the step mask ``m_t`` (``[B]``, the
+    loop's second sequence after ``xw``) and every state it returns is the
+    clipped old state in the rows where ``m_t`` is not > 0
+    (:func:`keep_padded_rows`): the gradient through a padded step is clipped
+    like any other. The saved gates (after the states) are the cell's at every
+    step, padded or not.
     """
     def step(xw_t, *args):
+        m_t, args = (args[0], args[1:]) if has_step_mask else (None, args)
         states = list(args[:n_states])
         params = list(args[n_states:n_states + n_params])
         rec_mask = args[n_states + n_params] if has_mask else None
         if clip is not None:
             states = [clip_gradient(s, clip) for s in states]   # tame exploding messages
-        return one_or_list(cell(xw_t, states, params, rec_mask, with_gates=with_gates))
+        outputs = cell(xw_t, states, params, rec_mask, with_gates=with_gates)
+        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        if has_step_mask:
+            outputs[:n_states] = [keep_padded_rows(m_t, new, old)
+                                  for new, old in zip(outputs[:n_states], states)]
+        return one_or_list(outputs)
     return step
 
 
-def record_loop_step(record, act, inner_act, n_params, has_mask, clip=None, with_gates=False):
+def record_loop_step(record, act, inner_act, n_params, has_mask, clip=None, with_gates=False,
+                     has_step_mask=False):
     """:func:`loop_step` of a built-in cell: what the recurrence op and the layers run.
 
     With ``with_gates`` the step returns the record's ``saved`` gates after its
     states, for a loop that keeps them (``[None] * record.n_saved`` more
-    ``outputs_info``).
+    ``outputs_info``); ``has_step_mask``: see :func:`loop_step`.
     """
     return loop_step(record_cell(record, act, inner_act), record.n_states, n_params, has_mask,
-                     clip, with_gates)
+                     clip, with_gates, has_step_mask)

@@ -13,10 +13,21 @@ on Numba they run the fused kernels of :mod:`symrnn.graph.numba.kernels`,
 which the tests prove equal to the graphs.
 
 Op inputs: ``xw [T, B, G*H]``, ``h0 [B, H]``, ``c0 [B, H]`` (LSTM only),
-``W_h [H, G*H]`` and ``mask [B, H]`` (only when ``has_mask``). Op outputs: the
-stacked states (``hs [T, B, H]``, and ``cs`` for the LSTM), then the gate
-activations each step saves for the backward pass (internal:
-:data:`INTERNAL_OUTPUTS`). :func:`recurrence` returns the states only.
+``W_h [H, G*H]``, ``mask [B, H]`` (only when ``has_mask``) and ``step_mask
+[T, B]`` (only when ``has_step_mask``). Op outputs: the stacked states
+(``hs [T, B, H]``, and ``cs`` for the LSTM), then the gate activations each
+step saves for the backward pass (internal: :data:`INTERNAL_OUTPUTS`).
+:func:`recurrence` returns the states only.
+
+The step mask is Keras' time mask (``K.rnn`` with a mask), for sequences of
+different lengths padded to one ``T``: 1 where row ``b`` has a real step at
+time ``t``, 0 where it is padding. A padded step leaves every carried state as
+it was (``hs[t] = hs[t - 1]``, ``h0`` before the first real step; see
+:func:`symrnn.graph.cellrecords.keep_padded_rows`): the states after the last
+real step of a row are that step's, and the gradient through a padded step
+passes straight to the step before, clipped by ``grad_clip`` like any other.
+The saved gates are computed at every step. The mask is not differentiable:
+its gradient is zeros.
 
 Activations are those whose derivative can be written from their output
 (:data:`ACTIVATIONS`); ``relu`` is :func:`symrnn.graph.cells.relu`,
@@ -39,7 +50,7 @@ from pytensor.gradient import DisconnectedType
 from pytensor.tensor.symbolic import TensorSymbolicOp
 
 from ..compat import infer_shape_args
-from ..errors import ConfigError
+from ..errors import ConfigError, DTypeError, ShapeError
 from . import cells, expansion
 from .cellrecords import CELLS, cell_record, record_loop_step
 from .loops import scan_loop
@@ -55,7 +66,8 @@ INTERNAL_OUTPUTS = {name: record.saved for name, record in OP_CELLS.items()}
 # Activations whose derivative is a function of their output alone.
 ACTIVATIONS = {name: cells.ACTIVATIONS[name] for name in cells.FROM_OUTPUT}
 DTYPES = ("float32", "float64")
-PROPS = ("cell", "act", "inner_act", "has_mask", "grad_clip", "truncate_gradient")
+PROPS = ("cell", "act", "inner_act", "has_mask", "grad_clip", "truncate_gradient",
+         "has_step_mask")
 
 
 def supported(cell, act="tanh", inner_act="hard_sigmoid", dtype="float64", grad_clip=None,
@@ -75,16 +87,20 @@ def supported(cell, act="tanh", inner_act="hard_sigmoid", dtype="float64", grad_
 
 
 def recurrence_graph(cell, xw, states0, W_h, mask=None, act="tanh", inner_act=None,
-                     grad_clip=None, truncate_gradient=-1):
+                     grad_clip=None, truncate_gradient=-1, step_mask=None):
     """The op's meaning: every output of the layers' scan (states, then saved gates).
 
-    The step is the layers' own wiring of the cell (:func:`symrnn.graph.cellrecords.record_loop_step`).
+    The step is the layers' own wiring of the cell
+    (:func:`symrnn.graph.cellrecords.record_loop_step`); a ``step_mask [T, B]`` is the
+    scan's second sequence, after ``xw``.
     """
     record = cell_record(cell)
     params = list(record.split_weights(W_h))
     step = record_loop_step(record, ACTIVATIONS[act], ACTIVATIONS.get(inner_act), len(params),
-                            mask is not None, grad_clip, with_gates=True)
-    return scan_loop(step, [xw], list(states0) + [None] * record.n_saved,
+                            mask is not None, grad_clip, with_gates=True,
+                            has_step_mask=step_mask is not None)
+    return scan_loop(step, [xw] + ([] if step_mask is None else [step_mask]),
+                     list(states0) + [None] * record.n_saved,
                      params + ([] if mask is None else [mask]),
                      truncate_gradient=truncate_gradient)
 
@@ -93,20 +109,25 @@ class _RecurrenceOp(expansion.ExpandedGraph, TensorSymbolicOp):
     """What the forward op and its gradient share: the props and the input layout."""
 
     __props__ = PROPS
+    has_step_mask = False   # what an op built before the prop existed means
 
     def n_forward_inputs(self):
-        return 1 + N_STATES[self.cell] + 1 + self.has_mask   # xw, states0, W_h, mask
+        # xw, states0, W_h, mask, step_mask
+        return 1 + N_STATES[self.cell] + 1 + self.has_mask + self.has_step_mask
 
     def split_forward_inputs(self, inputs):
-        """``(xw, states0, W_h, mask or None)`` from the forward inputs."""
+        """``(xw, states0, W_h, mask or None, step_mask or None)`` from the forward inputs."""
         n = N_STATES[self.cell]
         xw, states0, W_h = inputs[0], list(inputs[1:1 + n]), inputs[1 + n]
-        return xw, states0, W_h, (inputs[2 + n] if self.has_mask else None)
+        optional = iter(inputs[2 + n:self.n_forward_inputs()])
+        mask = next(optional) if self.has_mask else None
+        step_mask = next(optional) if self.has_step_mask else None
+        return xw, states0, W_h, mask, step_mask
 
     def forward_graph(self, inputs):
-        xw, states0, W_h, mask = self.split_forward_inputs(inputs)
+        xw, states0, W_h, mask, step_mask = self.split_forward_inputs(inputs)
         return recurrence_graph(self.cell, xw, states0, W_h, mask, self.act, self.inner_act,
-                                self.grad_clip, self.truncate_gradient)
+                                self.grad_clip, self.truncate_gradient, step_mask)
 
 
 def _same_graph_and_props(self, other):
@@ -150,7 +171,8 @@ class RecurrenceGrad(_RecurrenceOp):
 
     Inputs: the forward inputs, the forward outputs (all of them: the kernel
     reads the saved states and gates), then the gradients of the states.
-    Outputs: the gradients of ``xw``, the initial states, ``W_h`` and ``mask``.
+    Outputs: the gradients of ``xw``, the initial states, ``W_h``, ``mask`` and
+    ``step_mask`` (zeros: the step mask only selects, it is not differentiable).
     The inner graph recomputes the forward loop from the forward inputs; once
     expanded, that loop merges with the forward op's own.
     """
@@ -170,8 +192,11 @@ class RecurrenceGrad(_RecurrenceOp):
         n_in, n_states = self.n_forward_inputs(), N_STATES[self.cell]
         forward_inputs, state_grads = list(inputs[:n_in]), inputs[-n_states:]
         states = self.forward_graph(forward_inputs)[:n_states]
-        return pytensor.grad(None, forward_inputs, known_grads=dict(zip(states, state_grads)),
-                             disconnected_inputs="ignore", return_disconnected="zero")
+        # the step mask's gradient is zeros by definition: scan need not derive it
+        wrt = forward_inputs[:-1] if self.has_step_mask else forward_inputs
+        grads = pytensor.grad(None, wrt, known_grads=dict(zip(states, state_grads)),
+                              disconnected_inputs="ignore", return_disconnected="zero")
+        return grads + ([pt.zeros_like(forward_inputs[-1])] if self.has_step_mask else [])
 
 
 def _check_config(cell, act, inner_act, dtype, grad_clip, truncate_gradient):
@@ -183,8 +208,25 @@ def _check_config(cell, act, inner_act, dtype, grad_clip, truncate_gradient):
             "grad_clip None or > 0, truncate_gradient -1 or >= 1 (ask supported() first)")
 
 
+def _checked_step_mask(step_mask, xw):
+    """``step_mask`` as a ``[T, B]`` tensor in ``xw``'s dtype, or an error saying what to do."""
+    step_mask = pt.as_tensor_variable(step_mask)
+    if step_mask.ndim != 2:
+        raise ShapeError(f"step_mask must be [T, B] (time-major, like xw), got {step_mask.ndim} "
+                         f"dimension(s); a batch-major [B, T] mask needs .T")
+    if step_mask.dtype != xw.dtype:
+        raise DTypeError(f"step_mask is {step_mask.dtype} and xw is {xw.dtype}: give the step "
+                         f"mask xw's float dtype (1.0 real step, 0.0 padding), e.g. "
+                         f"step_mask.astype({xw.dtype!r})")
+    for axis, (m, x) in enumerate(zip(step_mask.type.shape, xw.type.shape[:2])):
+        if m is not None and x is not None and m != x:
+            raise ShapeError(f"step_mask's axis {axis} has {m} entries and xw's has {x}: the "
+                             "step mask must be [T, B] with xw's T and B")
+    return step_mask
+
+
 def recurrence(cell, xw, states0, W_h, act="tanh", inner_act="hard_sigmoid", mask=None,
-               grad_clip=None, truncate_gradient=-1):
+               grad_clip=None, truncate_gradient=-1, step_mask=None):
     """The stacked states ``[hs]`` (``[hs, cs]`` for the LSTM) of one recurrence op.
 
     ``xw`` is the projected input, time-major ``[T, B, G*H]`` (a contiguous
@@ -192,10 +234,16 @@ def recurrence(cell, xw, states0, W_h, act="tanh", inner_act="hard_sigmoid", mas
     (``[h0]`` or ``[h0, c0]``, each ``[B, H]``), ``W_h`` the whole recurrent
     weight ``[H, G*H]`` and ``mask`` an optional recurrent-dropout mask
     ``[B, H]``. All in one float dtype; see :func:`supported`.
+
+    ``step_mask`` (optional, ``[T, B]`` in ``xw``'s dtype) is 1.0 for a real
+    step of a row and 0.0 for a padded one, where every state keeps its value
+    (see the module docstring); ``ShapeError`` or ``DTypeError`` if it is not.
     """
     xw, W_h = pt.as_tensor_variable(xw), pt.as_tensor_variable(W_h)
     states0 = [pt.as_tensor_variable(s) for s in states0]
     inputs = [xw, *states0, W_h] + ([] if mask is None else [pt.as_tensor_variable(mask)])
+    if step_mask is not None:
+        inputs.append(_checked_step_mask(step_mask, xw))
     dtypes = {v.dtype for v in inputs}
     dtype = dtypes.pop() if len(dtypes) == 1 else "mixed"
     if cell in CELLS and not CELLS[cell].has_inner_act:
@@ -207,5 +255,6 @@ def recurrence(cell, xw, states0, W_h, act="tanh", inner_act="hard_sigmoid", mas
     expansion.register()   # any mode that compiles this graph can expand it
     op = Recurrence(cell=cell, act=act, inner_act=inner_act, has_mask=mask is not None,
                     grad_clip=None if grad_clip is None else float(grad_clip),
-                    truncate_gradient=int(truncate_gradient))
+                    truncate_gradient=int(truncate_gradient),
+                    has_step_mask=step_mask is not None)
     return op(*inputs, return_list=True)[:N_STATES[cell]]

@@ -23,7 +23,7 @@ from .. import expansion
 from ..recurrence import DTYPES, Recurrence, RecurrenceGrad
 
 # Bump when kernels, fastmath, blas or blas_dot change what the kernels compute or how.
-IMPLEMENTATION_VERSION = 1
+IMPLEMENTATION_VERSION = 2   # 2: the step mask (has_step_mask)
 # Paths from this folder: the kernels build the cell records' counts into their code.
 KERNEL_SOURCES = ("kernels.py", "fastmath.py", "blas.py", "blas_dot.py", "../cellrecords.py")
 
@@ -89,7 +89,8 @@ def _register_kernels():
         dtype = kernel_dtype(node)
         if dtype is None:
             return numba_funcify_OpFromGraph(op, node=node, **kwargs)
-        kernel = forward(op.cell, op.act, op.inner_act, op.has_mask, dtype)
+        kernel = forward(op.cell, op.act, op.inner_act, op.has_mask, dtype,
+                         has_step_mask=op.has_step_mask)
         return kernel, cache_key("forward", op._props(), dtype)
 
     @register_funcify_and_cache_key(RecurrenceGrad)
@@ -98,5 +99,5 @@ def _register_kernels():
         if dtype is None:
             return numba_funcify_OpFromGraph(op, node=node, **kwargs)
         kernel = backward(op.cell, op.act, op.inner_act, op.has_mask, op.grad_clip,
-                          op.truncate_gradient, dtype)
+                          op.truncate_gradient, dtype, has_step_mask=op.has_step_mask)
         return kernel, cache_key("backward", op._props(), dtype)

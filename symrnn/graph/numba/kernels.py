@@ -1,10 +1,13 @@
 """Fused Numba kernels for :class:`symrnn.graph.recurrence.Recurrence` and its gradient.
 
 :func:`forward_kernel` and :func:`backward_kernel` build, for one
-configuration (cell, activations, mask, ``grad_clip``, ``truncate_gradient``,
-dtype), one jitted function with the op's inputs and outputs. Everything the
-configuration fixes is a compile-time constant, so the gate loops carry no
-branches on it.
+configuration (cell, activations, mask, step mask, ``grad_clip``,
+``truncate_gradient``, dtype), one jitted function with the op's inputs and
+outputs. Everything the configuration fixes is a compile-time constant, so the
+gate loops carry no branches on it. The kernel bodies take every optional input
+(the recurrent-dropout ``mask``, the ``step_mask``); :func:`_adapter` generates
+the function with the op's own inputs, which hands the body an empty array for
+an input the op does not have (the body's constants say it never reads it).
 
 Forward, per step: one GEMM ``h_in . W_h`` for all gates (BLAS, no transposed
 copies; the GRU needs a second, ``(r * h_in) . U_h``), then the gate maths in
@@ -22,6 +25,14 @@ each step's gradient into the carried states where the graph's
 ``clip_gradient`` sits; ``truncate_gradient = k`` backpropagates the last
 ``k`` steps only, as ``scan`` does (earlier steps get zero gradient, and the
 initial states too unless ``k >= T``).
+
+The step mask (``[T, B]``, see :mod:`symrnn.graph.recurrence`): forward, a
+step is computed for every row as usual, then the padded rows (``m <= 0``, or
+NaN, as the graph's ``switch(m > 0, ...)``) get the previous states back.
+Backward, a padded row's gate gradients (its rows of ``dxw``) are exactly 0
+and the whole gradient of its states passes to the step before, clipped as
+every state gradient is; the weight GEMM then gets zero rows for it. The step
+mask's own gradient is zeros.
 
 Every kernel checks the shapes it is given against each other and raises
 ``ValueError`` before touching memory; the BLAS calls check their operands fit.
@@ -68,7 +79,8 @@ def not_matrix(a, rows, cols):
 
 
 @numba_njit(inline="always")
-def check_forward_inputs(xw, h0, c0, W_h, mask, n_gates, has_c, has_mask):
+def check_forward_inputs(xw, h0, c0, W_h, mask, step_mask, n_gates, has_c, has_mask,
+                         has_step_mask):
     """``(T, B, H)`` after checking every forward input against the others."""
     T, B, width = xw.shape
     H = W_h.shape[0]
@@ -82,6 +94,8 @@ def check_forward_inputs(xw, h0, c0, W_h, mask, n_gates, has_c, has_mask):
         raise ValueError("recurrence kernel: c0 must be [B, H], B from xw and H from W_h")
     if has_mask and not_matrix(mask, B, H):
         raise ValueError("recurrence kernel: mask must be [B, H], B from xw and H from W_h")
+    if has_step_mask and not_matrix(step_mask, T, B):
+        raise ValueError("recurrence kernel: step_mask must be [T, B], T and B from xw")
     return T, B, H
 
 
@@ -139,16 +153,62 @@ def _into_state_grad(has_mask, clip):
     return numba_njit(into, inline="always")
 
 
+def _is_real(has_step_mask, dtype):
+    """``real(sm, r)``: whether entry ``r = t * B + b`` of the flat step mask is a real step.
+
+    ``sm[r] > 0``, as the graph's ``switch(m > 0, new, old)`` reads it (NaN is
+    padding); always True without a step mask, so the branches it guards fold away.
+    """
+    zero = dtype.type(0)
+
+    def real(sm, r):
+        return sm[r] > zero if has_step_mask else True
+    return numba_njit(real, inline="always")
+
+
+def _keep_padded_rows(has_step_mask, dtype):
+    """``keep(state_t, state_tm1, sm, t, B, H)``: the padded rows of step ``t`` get
+    ``state_tm1`` back, after the step computed them like any row (nothing without a
+    step mask)."""
+    real = _is_real(has_step_mask, dtype)
+
+    def keep(state_t, state_tm1, sm, t, B, H):
+        if has_step_mask:
+            for b in range(B):
+                if not real(sm, t * B + b):
+                    for k in range(b * H, (b + 1) * H):
+                        state_t[k] = state_tm1[k]
+    return numba_njit(keep, inline="always")
+
+
+def _pass_padded_rows(has_step_mask, dtype):
+    """``into(passed, da_t, dh_t, dh, sm, t, B, H)``, after a step's gate gradients
+    ``da_t`` (one gate: ``[B, H]``) are computed for every row: a padded row's are set to
+    0 and its whole state gradient ``dh_t + dh`` goes to ``passed`` (0 for a real row).
+    Nothing without a step mask: the loop before it stays one flat vectorised loop."""
+    zero, real = dtype.type(0), _is_real(has_step_mask, dtype)
+
+    def into(passed, da_t, dh_t, dh, sm, t, B, H):
+        if has_step_mask:
+            for b in range(B):
+                is_real = real(sm, t * B + b)
+                for k in range(b * H, (b + 1) * H):
+                    passed[k] = zero if is_real else dh_t[k] + dh[k]
+                    da_t[k] = da_t[k] if is_real else zero
+    return numba_njit(into, inline="always")
+
+
 # --- simple: h_t = act(xw_t + h_in . W_h) ------------------------------------------------
 
-def _simple_forward(record, act, inner, has_mask, dtype, matmul):
+def _simple_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
     one, zero = dtype.type(1), dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
-    masked = _masked(has_mask)
+    masked, keep = _masked(has_mask), _keep_padded_rows(has_step_mask, dtype)
 
-    def forward(xw, h0, W_h, mask):
-        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, n_gates, has_c, has_mask)
-        x, W, m, h_tm1 = flat(xw), flat(W_h), flat(mask), flat(h0)
+    def forward(xw, h0, W_h, mask, step_mask):
+        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, step_mask, n_gates, has_c,
+                                       has_mask, has_step_mask)
+        x, W, m, sm, h_tm1 = flat(xw), flat(W_h), flat(mask), flat(step_mask), flat(h0)
         n = B * H
         hs, a, h_in_buf = np.empty(T * n, dtype), np.empty(n, dtype), np.empty(n, dtype)
         for t in range(T):
@@ -157,26 +217,32 @@ def _simple_forward(record, act, inner, has_mask, dtype, matmul):
             x_t, h_t = x[t * n:(t + 1) * n], hs[t * n:(t + 1) * n]
             for k in range(n):
                 h_t[k] = act(x_t[k] + a[k])
+            keep(h_t, h_tm1, sm, t, B, H)
             h_tm1 = h_t
         return hs.reshape((T, B, H))
     return forward
 
 
-def _simple_backward(record, act, inner, has_mask, clip, first_step, dtype, matmul):
+def _simple_backward(record, act, inner, has_mask, has_step_mask, clip, first_step, dtype,
+                     matmul):
     one, zero = dtype.type(1), dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
     d_act = fastmath.derivative(act, dtype)
     mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
+    pass_padded_rows = _pass_padded_rows(has_step_mask, dtype)
 
-    def backward(xw, h0, W_h, mask, hs, dhs):
-        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, n_gates, has_c, has_mask)
+    def backward(xw, h0, W_h, mask, step_mask, hs, dhs):
+        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, step_mask, n_gates, has_c,
+                                       has_mask, has_step_mask)
         if not_stack(hs, T, B, H) | not_stack(dhs, T, B, H):
             raise ValueError("recurrence kernel: hs and its gradient must be [T, B, H]")
-        W, m, h0f, h, dh_out = flat(W_h), flat(mask), flat(h0), flat(hs), flat(dhs)
+        W, m, sm, h0f = flat(W_h), flat(mask), flat(step_mask), flat(h0)
+        h, dh_out = flat(hs), flat(dhs)
         n = B * H
         dxw = np.zeros(T * n, dtype)                # = the pre-activation gradients
         h_ins = np.empty(T * n, dtype)              # each step's h_in, for dW
         dh_in, dh, dmask = np.empty(n, dtype), np.zeros(n, dtype), np.zeros(m.size, dtype)
+        passed = np.empty(n, dtype)   # a padded row's state gradient, whole (0 in a real row)
         lo = first_step(T)
         for t in range(T - 1, lo - 1, -1):
             h_tm1 = h[(t - 1) * n:t * n] if t > 0 else h0f
@@ -184,26 +250,29 @@ def _simple_backward(record, act, inner, has_mask, clip, first_step, dtype, matm
             da_t, h_t, dh_t = dxw[t * n:(t + 1) * n], h[t * n:(t + 1) * n], dh_out[t * n:(t + 1) * n]
             for k in range(n):   # dh: what step t+1 sent back into h_t
                 da_t[k] = (dh_t[k] + dh[k]) * d_act(h_t[k])
+            pass_padded_rows(passed, da_t, dh_t, dh, sm, t, B, H)
             matmul(NOTRANS, TRANS, B, H, H, one, da_t, H, W, H, zero, dh_in, H)
-            into_state_grad(dh, dh_in, dh_in, h_tm1, m, dmask, False)
+            into_state_grad(dh, dh_in, passed, h_tm1, m, dmask, has_step_mask)
         dW = np.empty(H * H, dtype)
         matmul(TRANS, NOTRANS, H, H, (T - lo) * B, one, h_ins[lo * n:], H, dxw[lo * n:], H,
                zero, dW, H)
         dh0 = dh if lo == 0 else np.zeros(n, dtype)
-        return dxw.reshape((T, B, H)), dh0.reshape((B, H)), dW.reshape((H, H)), dmask.reshape(mask.shape)
+        return (dxw.reshape((T, B, H)), dh0.reshape((B, H)), dW.reshape((H, H)),
+                dmask.reshape(mask.shape), np.zeros(step_mask.shape, dtype))
     return backward
 
 
 # --- GRU (Keras 1 gates z, r, h) ----------------------------------------------------------
 
-def _gru_forward(record, act, inner, has_mask, dtype, matmul):
+def _gru_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
     one, zero = dtype.type(1), dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
-    masked = _masked(has_mask)
+    masked, keep = _masked(has_mask), _keep_padded_rows(has_step_mask, dtype)
 
-    def forward(xw, h0, W_h, mask):
-        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, n_gates, has_c, has_mask)
-        x, W, m, h_tm1 = flat(xw), flat(W_h), flat(mask), flat(h0)
+    def forward(xw, h0, W_h, mask, step_mask):
+        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, step_mask, n_gates, has_c,
+                                       has_mask, has_step_mask)
+        x, W, m, sm, h_tm1 = flat(xw), flat(W_h), flat(mask), flat(step_mask), flat(h0)
         n, w = B * H, B * 3 * H
         hs, zs, rs, hhs = (np.empty(T * n, dtype), np.empty(T * n, dtype),
                            np.empty(T * n, dtype), np.empty(T * n, dtype))
@@ -229,24 +298,28 @@ def _gru_forward(record, act, inner, has_mask, dtype, matmul):
                     hh_t[s + j] = hh
                     z = z_t[s + j]
                     h_t[s + j] = z * h_tm1[s + j] + (one - z) * hh
+            keep(h_t, h_tm1, sm, t, B, H)
             h_tm1 = h_t
         shape = (T, B, H)
         return hs.reshape(shape), zs.reshape(shape), rs.reshape(shape), hhs.reshape(shape)
     return forward
 
 
-def _gru_backward(record, act, inner, has_mask, clip, first_step, dtype, matmul):
+def _gru_backward(record, act, inner, has_mask, has_step_mask, clip, first_step, dtype, matmul):
     one, zero = dtype.type(1), dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
     d_act, d_inner = fastmath.derivative(act, dtype), fastmath.derivative(inner, dtype)
     mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
+    real = _is_real(has_step_mask, dtype)
 
-    def backward(xw, h0, W_h, mask, hs, zs, rs, hhs, dhs):
-        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, n_gates, has_c, has_mask)
+    def backward(xw, h0, W_h, mask, step_mask, hs, zs, rs, hhs, dhs):
+        T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, step_mask, n_gates, has_c,
+                                       has_mask, has_step_mask)
         if (not_stack(hs, T, B, H) | not_stack(zs, T, B, H) | not_stack(rs, T, B, H)
                 | not_stack(hhs, T, B, H) | not_stack(dhs, T, B, H)):
             raise ValueError("recurrence kernel: hs, z, r, hh and dhs must be [T, B, H]")
-        W, m, h0f, h, dh_out = flat(W_h), flat(mask), flat(h0), flat(hs), flat(dhs)
+        W, m, sm, h0f = flat(W_h), flat(mask), flat(step_mask), flat(h0)
+        h, dh_out = flat(hs), flat(dhs)
         z_all, r_all, hh_all = flat(zs), flat(rs), flat(hhs)
         n, w = B * H, B * 3 * H
         dxw = np.zeros(T * w, dtype)
@@ -259,23 +332,24 @@ def _gru_backward(record, act, inner, has_mask, clip, first_step, dtype, matmul)
             h_in = mask_into(h_ins[t * n:(t + 1) * n], h_tm1, m)
             da_t, dh_t, rh_t = dxw[t * w:(t + 1) * w], dh_out[t * n:(t + 1) * n], rhs[t * n:(t + 1) * n]
             z_t, r_t, hh_t = z_all[t * n:(t + 1) * n], r_all[t * n:(t + 1) * n], hh_all[t * n:(t + 1) * n]
+            # a padded row: no gate gradients, its whole state gradient goes "direct"
             for b in range(B):
-                g, s = b * 3 * H, b * H
+                g, s, is_real = b * 3 * H, b * H, real(sm, t * B + b)
                 for j in range(H):
                     dh_total = dh_t[s + j] + dh[s + j]
                     z, hh = z_t[s + j], hh_t[s + j]
-                    da_t[g + j] = dh_total * (h_tm1[s + j] - hh) * d_inner(z)
-                    da_t[g + 2 * H + j] = dh_total * (one - z) * d_act(hh)
-                    direct[s + j] = dh_total * z
-                    rh_t[s + j] = r_t[s + j] * h_in[s + j]
+                    da_t[g + j] = dh_total * (h_tm1[s + j] - hh) * d_inner(z) if is_real else zero
+                    da_t[g + 2 * H + j] = dh_total * (one - z) * d_act(hh) if is_real else zero
+                    direct[s + j] = dh_total * z if is_real else dh_total
+                    rh_t[s + j] = r_t[s + j] * h_in[s + j] if is_real else zero
             matmul(NOTRANS, TRANS, B, H, H, one, da_t[2 * H:], 3 * H, W[2 * H:], 3 * H,
                    zero, d_rh, H)
             for b in range(B):
-                g, s = b * 3 * H + H, b * H
+                g, s, is_real = b * 3 * H + H, b * H, real(sm, t * B + b)
                 for j in range(H):
                     r = r_t[s + j]
-                    da_t[g + j] = d_rh[s + j] * h_in[s + j] * d_inner(r)
-                    dh_in[s + j] = d_rh[s + j] * r
+                    da_t[g + j] = d_rh[s + j] * h_in[s + j] * d_inner(r) if is_real else zero
+                    dh_in[s + j] = d_rh[s + j] * r if is_real else zero
             matmul(NOTRANS, TRANS, B, H, 2 * H, one, da_t, 3 * H, W, 3 * H, one, dh_in, H)
             into_state_grad(dh, dh_in, direct, h_tm1, m, dmask, True)
         dW = np.empty(H * 3 * H, dtype)
@@ -285,20 +359,23 @@ def _gru_backward(record, act, inner, has_mask, clip, first_step, dtype, matmul)
         matmul(TRANS, NOTRANS, H, H, rows, one, rhs[lo * n:], H, dxw[lo * w + 2 * H:], 3 * H,
                zero, dW[2 * H:], 3 * H)
         dh0 = dh if lo == 0 else np.zeros(n, dtype)
-        return dxw.reshape((T, B, 3 * H)), dh0.reshape((B, H)), dW.reshape((H, 3 * H)), dmask.reshape(mask.shape)
+        return (dxw.reshape((T, B, 3 * H)), dh0.reshape((B, H)), dW.reshape((H, 3 * H)),
+                dmask.reshape(mask.shape), np.zeros(step_mask.shape, dtype))
     return backward
 
 
 # --- LSTM (Keras 1 gates i, f, c, o) ------------------------------------------------------
 
-def _lstm_forward(record, act, inner, has_mask, dtype, matmul):
+def _lstm_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
     one, zero = dtype.type(1), dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
-    masked = _masked(has_mask)
+    masked, keep = _masked(has_mask), _keep_padded_rows(has_step_mask, dtype)
 
-    def forward(xw, h0, c0, W_h, mask):
-        T, B, H = check_forward_inputs(xw, h0, c0, W_h, mask, n_gates, has_c, has_mask)
-        x, W, m, h_tm1, c_tm1 = flat(xw), flat(W_h), flat(mask), flat(h0), flat(c0)
+    def forward(xw, h0, c0, W_h, mask, step_mask):
+        T, B, H = check_forward_inputs(xw, h0, c0, W_h, mask, step_mask, n_gates, has_c,
+                                       has_mask, has_step_mask)
+        x, W, m, sm = flat(xw), flat(W_h), flat(mask), flat(step_mask)
+        h_tm1, c_tm1 = flat(h0), flat(c0)
         n, w = B * H, B * 4 * H
         hs, cs, acs = np.empty(T * n, dtype), np.empty(T * n, dtype), np.empty(T * n, dtype)
         i_s, f_s = np.empty(T * n, dtype), np.empty(T * n, dtype)
@@ -327,6 +404,8 @@ def _lstm_forward(record, act, inner, has_mask, dtype, matmul):
                 f_s[s:s + H] = a[g4 + H:g4 + 2 * H]
                 g_s[s:s + H] = a[g4 + 2 * H:g4 + 3 * H]
                 o_s[s:s + H] = a[g4 + 3 * H:g4 + 4 * H]
+            keep(hs[q:q + n], h_tm1, sm, t, B, H)   # act_c stays the step's own, as saved
+            keep(cs[q:q + n], c_tm1, sm, t, B, H)
             h_tm1, c_tm1 = hs[q:q + n], cs[q:q + n]
         shape = (T, B, H)
         return (hs.reshape(shape), cs.reshape(shape), i_s.reshape(shape), f_s.reshape(shape),
@@ -334,19 +413,22 @@ def _lstm_forward(record, act, inner, has_mask, dtype, matmul):
     return forward
 
 
-def _lstm_backward(record, act, inner, has_mask, clip, first_step, dtype, matmul):
+def _lstm_backward(record, act, inner, has_mask, has_step_mask, clip, first_step, dtype,
+                   matmul):
     one, zero = dtype.type(1), dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
     d_act, d_inner = fastmath.derivative(act, dtype), fastmath.derivative(inner, dtype)
     mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
+    real = _is_real(has_step_mask, dtype)
 
-    def backward(xw, h0, c0, W_h, mask, hs, cs, i_s, f_s, g_s, o_s, acs, dhs, dcs):
-        T, B, H = check_forward_inputs(xw, h0, c0, W_h, mask, n_gates, has_c, has_mask)
+    def backward(xw, h0, c0, W_h, mask, step_mask, hs, cs, i_s, f_s, g_s, o_s, acs, dhs, dcs):
+        T, B, H = check_forward_inputs(xw, h0, c0, W_h, mask, step_mask, n_gates, has_c,
+                                       has_mask, has_step_mask)
         if (not_stack(hs, T, B, H) | not_stack(cs, T, B, H) | not_stack(i_s, T, B, H)
                 | not_stack(f_s, T, B, H) | not_stack(g_s, T, B, H) | not_stack(o_s, T, B, H)
                 | not_stack(acs, T, B, H) | not_stack(dhs, T, B, H) | not_stack(dcs, T, B, H)):
             raise ValueError("recurrence kernel: hs, cs, the gates and dhs, dcs must be [T, B, H]")
-        W, m, h0f, c0f = flat(W_h), flat(mask), flat(h0), flat(c0)
+        W, m, sm, h0f, c0f = flat(W_h), flat(mask), flat(step_mask), flat(h0), flat(c0)
         h, c_all, i_all, f_all = flat(hs), flat(cs), flat(i_s), flat(f_s)
         g_all, o_all, ac_all = flat(g_s), flat(o_s), flat(acs)
         dh_out, dc_out = flat(dhs), flat(dcs)
@@ -354,6 +436,7 @@ def _lstm_backward(record, act, inner, has_mask, clip, first_step, dtype, matmul
         dxw, h_ins = np.zeros(T * w, dtype), np.empty(T * n, dtype)
         dh_in, dh, dc = np.empty(n, dtype), np.zeros(n, dtype), np.zeros(n, dtype)
         dmask = np.zeros(m.size, dtype)
+        passed = np.empty(n, dtype)   # a padded row's h gradient, whole (0 in a real row)
         lo = first_step(T)
         for t in range(T - 1, lo - 1, -1):
             h_tm1 = h[(t - 1) * n:t * n] if t > 0 else h0f
@@ -362,24 +445,32 @@ def _lstm_backward(record, act, inner, has_mask, clip, first_step, dtype, matmul
             da_t, q = dxw[t * w:(t + 1) * w], t * n
             for b in range(B):
                 g4, s, p = b * 4 * H, q + b * H, b * H
-                for j in range(H):
-                    dh_total = dh_out[s + j] + dh[p + j]
-                    o, ac, i, g, f = o_all[s + j], ac_all[s + j], i_all[s + j], g_all[s + j], f_all[s + j]
-                    dc_total = dc_out[s + j] + dc[p + j] + dh_total * o * d_act(ac)
-                    da_t[g4 + j] = dc_total * g * d_inner(i)
-                    da_t[g4 + H + j] = dc_total * c_tm1[p + j] * d_inner(f)
-                    da_t[g4 + 2 * H + j] = dc_total * i * d_act(g)
-                    da_t[g4 + 3 * H + j] = dh_total * ac * d_inner(o)
-                    dc[p + j] = clip(dc_total * f)
+                if real(sm, t * B + b):
+                    for j in range(H):
+                        dh_total = dh_out[s + j] + dh[p + j]
+                        o, ac, i = o_all[s + j], ac_all[s + j], i_all[s + j]
+                        g, f = g_all[s + j], f_all[s + j]
+                        dc_total = dc_out[s + j] + dc[p + j] + dh_total * o * d_act(ac)
+                        da_t[g4 + j] = dc_total * g * d_inner(i)
+                        da_t[g4 + H + j] = dc_total * c_tm1[p + j] * d_inner(f)
+                        da_t[g4 + 2 * H + j] = dc_total * i * d_act(g)
+                        da_t[g4 + 3 * H + j] = dh_total * ac * d_inner(o)
+                        dc[p + j] = clip(dc_total * f)
+                        if has_step_mask:
+                            passed[p + j] = zero
+                else:   # padded (only with a step mask): dxw's rows stay 0, h and c pass whole
+                    for j in range(H):
+                        passed[p + j] = dh_out[s + j] + dh[p + j]
+                        dc[p + j] = clip(dc_out[s + j] + dc[p + j])
             matmul(NOTRANS, TRANS, B, H, 4 * H, one, da_t, 4 * H, W, 4 * H, zero, dh_in, H)
-            into_state_grad(dh, dh_in, dh_in, h_tm1, m, dmask, False)
+            into_state_grad(dh, dh_in, passed, h_tm1, m, dmask, has_step_mask)
         dW = np.empty(H * 4 * H, dtype)
         matmul(TRANS, NOTRANS, H, 4 * H, (T - lo) * B, one, h_ins[lo * n:], H, dxw[lo * w:], 4 * H,
                zero, dW, 4 * H)
         dh0 = dh if lo == 0 else np.zeros(n, dtype)
         dc0 = dc if lo == 0 else np.zeros(n, dtype)
         return (dxw.reshape((T, B, 4 * H)), dh0.reshape((B, H)), dc0.reshape((B, H)),
-                dW.reshape((H, 4 * H)), dmask.reshape(mask.shape))
+                dW.reshape((H, 4 * H)), dmask.reshape(mask.shape), np.zeros(step_mask.shape, dtype))
     return backward
 
 
@@ -387,58 +478,83 @@ _FORWARD = {"simple": _simple_forward, "gru": _gru_forward, "lstm": _lstm_forwar
 _BACKWARD = {"simple": _simple_backward, "gru": _gru_backward, "lstm": _lstm_backward}
 
 
-def forward_kernel(cell, act, inner_act, has_mask, dtype):
-    """Jitted ``(xw, h0[, c0], W_h[, mask]) -> (states..., saved gates...)``."""
+def forward_kernel(cell, act, inner_act, has_mask, dtype, *, has_step_mask=False):
+    """Jitted ``(xw, h0[, c0], W_h[, mask][, step_mask]) -> (states..., saved gates...)``."""
     dtype, record = np.dtype(dtype), cell_record(cell)
     inner = fastmath.activation(inner_act or "linear", dtype)
-    body = _FORWARD[record.name](record, fastmath.activation(act, dtype), inner, has_mask, dtype,
-                                 matmul_for(dtype))
-    return _kernel(body) if has_mask else _forward_without_mask(record, _inlined(body), dtype)
+    body = _FORWARD[record.name](record, fastmath.activation(act, dtype), inner, has_mask,
+                                 has_step_mask, dtype, matmul_for(dtype))
+    return _adapter("forward", _inlined(body), _forward_parameters(record),
+                    _absent(has_mask, has_step_mask), dtype)
 
 
-def backward_kernel(cell, act, inner_act, has_mask, grad_clip, truncate_gradient, dtype):
-    """Jitted ``(forward inputs, forward outputs, state grads) -> input grads``."""
+def backward_kernel(cell, act, inner_act, has_mask, grad_clip, truncate_gradient, dtype, *,
+                    has_step_mask=False):
+    """Jitted ``(forward inputs, forward outputs, state grads) -> input grads``.
+
+    The gradients are those of the op's forward inputs, in order; the step
+    mask's is zeros.
+    """
     dtype, record = np.dtype(dtype), cell_record(cell)
-    body = _BACKWARD[record.name](record, act, inner_act or "linear", has_mask,
+    body = _BACKWARD[record.name](record, act, inner_act or "linear", has_mask, has_step_mask,
                                   _clipper(grad_clip, dtype), _first_step(truncate_gradient),
                                   dtype, matmul_for(dtype))
-    return _kernel(body) if has_mask else _backward_without_mask(cell, _inlined(body), dtype)
+    forward_parameters = _forward_parameters(record)
+    return _adapter("backward", _inlined(body), _backward_parameters(record),
+                    _absent(has_mask, has_step_mask), dtype,
+                    results=[f"d_{name}" for name in forward_parameters])
 
 
 def _inlined(body):
     return numba_njit(body, inline="always", error_model="numpy")
 
 
-# Without a mask, the op has no mask input (and no mask gradient): these wrappers pass
-# the kernel body an empty mask, which has_mask=False never reads. The body is inlined
-# into them (Numba would otherwise compile and optimise it once more for the wrapper);
-# explicit parameters keep Numba from building tuples of array structs, as *args does.
+# The kernel bodies take every optional input; the op has only those its props name. An
+# adapter generated from the parameter names takes the op's inputs and passes the body an
+# empty array for each other one (never read: the body's has_mask / has_step_mask are
+# False), and drops the gradients of those. The body is inlined into it (Numba would
+# otherwise compile and optimise it once more for the adapter); generated parameters, not
+# *args, keep Numba from building tuples of array structs.
 
-def _forward_without_mask(record, body, dtype):
-    if record.n_states == 2:   # c0 besides h0
-        def forward(xw, h0, c0, W_h):
-            return body(xw, h0, c0, W_h, np.empty((0, 0), dtype))
+_STATES = ("h", "c")   # the carried states' names, h first (a record carries one or two)
+
+
+def _forward_parameters(record):
+    """The forward body's parameters: the op's inputs, the optional ones included."""
+    return ["xw", *(f"{s}0" for s in _STATES[:record.n_states]), "W_h", "mask", "step_mask"]
+
+
+def _backward_parameters(record):
+    """The backward body's parameters: forward inputs, every forward output, state grads."""
+    states = _STATES[:record.n_states]
+    return (_forward_parameters(record) + [f"{s}s" for s in states]
+            + [f"saved_{gate}" for gate in record.saved] + [f"d{s}s" for s in states])
+
+
+def _absent(has_mask, has_step_mask):
+    """The optional inputs an op with these props does not have."""
+    return {name for name, has in (("mask", has_mask), ("step_mask", has_step_mask)) if not has}
+
+
+def _adapter(name, body, parameters, absent, dtype, results=None):
+    """Jitted ``name(the parameters not absent)``, calling ``body(every parameter)``.
+
+    An absent parameter gets an empty ``[0, 0]`` array. With ``results`` (a name
+    per forward parameter, in order: the body returns one gradient each) the
+    adapter returns only the gradients of the parameters it takes; without,
+    whatever the body returns.
+    """
+    taken = [p for p in parameters if p not in absent]
+    passed = ["np.empty((0, 0), dtype)" if p in absent else p for p in parameters]
+    source = f"def {name}({', '.join(taken)}):\n"
+    if results is None:
+        source += f"    return body({', '.join(passed)})\n"
     else:
-        def forward(xw, h0, W_h):
-            return body(xw, h0, W_h, np.empty((0, 0), dtype))
-    return _kernel(forward)
-
-
-def _backward_without_mask(cell, body, dtype):
-    if cell == "simple":
-        def backward(xw, h0, W_h, hs, dhs):
-            dxw, dh0, dW, _ = body(xw, h0, W_h, np.empty((0, 0), dtype), hs, dhs)
-            return dxw, dh0, dW
-    elif cell == "gru":
-        def backward(xw, h0, W_h, hs, zs, rs, hhs, dhs):
-            dxw, dh0, dW, _ = body(xw, h0, W_h, np.empty((0, 0), dtype), hs, zs, rs, hhs, dhs)
-            return dxw, dh0, dW
-    else:
-        def backward(xw, h0, c0, W_h, hs, cs, i_s, f_s, g_s, o_s, acs, dhs, dcs):
-            dxw, dh0, dc0, dW, _ = body(xw, h0, c0, W_h, np.empty((0, 0), dtype), hs, cs, i_s,
-                                        f_s, g_s, o_s, acs, dhs, dcs)
-            return dxw, dh0, dc0, dW
-    return _kernel(backward)
+        kept = [r for r, p in zip(results, parameters) if p not in absent]
+        source += (f"    {', '.join(results)} = body({', '.join(passed)})\n"
+                   f"    return {', '.join(kept)}\n")   # at least three: a tuple
+    adapter = compile_numba_function_src(source, name, {"body": body, "np": np, "dtype": dtype})
+    return _kernel(adapter)
 
 
 def callable_from_python(kernel, cache_key=None):
