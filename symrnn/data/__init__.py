@@ -8,7 +8,11 @@ inspected and tested without compiling a graph. The flow follows the lesson:
 3. :func:`windows` cuts the ids into inputs and targets shifted by one, and
    :func:`one_hot` makes one-hot rows for the models that take them (:mod:`.windows`);
 4. :class:`BatchMixer` mixes batches from several sources (:mod:`.mixer`);
-   :func:`sample_index` turns a distribution into a character (:mod:`.sampling`).
+   :func:`sample_index` turns a distribution into a character (:mod:`.sampling`);
+5. :func:`pad_sequences` pads sequences of different lengths (word ids of
+   reviews, Keras' IMDB example) to one array (:mod:`.sequences`);
+6. :func:`load_reviews` reads the IMDB movie reviews as word ids, like Keras'
+   ``imdb.load_data`` (:mod:`.reviews`).
 
 >>> vocab = Vocab.from_text("hello world")
 >>> x, y = windows(vocab.encode("hello world"), seq_len=3)
@@ -23,7 +27,9 @@ from .corpus import (
     load_corpus,
 )
 from .mixer import BatchMixer, MixIterator
+from .reviews import load_reviews
 from .sampling import check_temperature, generate_from_windows, sample_index
+from .sequences import pad_sequences
 from .vocab import PAD_CHAR, Vocab
 from .windows import (
     LESSON_DROP_LAST,
@@ -38,6 +44,6 @@ from .windows import (
 __all__ = [
     "NIETZSCHE_URL", "NIETZSCHE_SHA256", "LESSON_DROP_LAST", "PAD_CHAR", "BatchMixer", "MixIterator",
     "Vocab", "check_temperature", "count_windows", "default_cache_dir", "fetch_nietzsche",
-    "generate_from_windows", "load_corpus", "one_hot", "sample_index", "split_tail",
-    "stateful_layout", "train_heldout_windows", "windows",
+    "generate_from_windows", "load_corpus", "load_reviews", "one_hot", "pad_sequences",
+    "sample_index", "split_tail", "stateful_layout", "train_heldout_windows", "windows",
 ]

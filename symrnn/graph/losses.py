@@ -4,7 +4,9 @@ Cross-entropy is computed from a log-softmax, never ``log(softmax(z))``: once
 a probability underflows to 0 the naive form gives ``0 * log 0 = NaN`` and the
 weights stay NaN. When handed probabilities that a softmax produced, the loss
 walks back to the logits in the graph, so a model ending in a softmax layer
-still gets the stable form.
+still gets the stable form. Binary cross-entropy does the same for a sigmoid
+(:func:`sigmoid_logits_of`): a ``Dense(1, activation='sigmoid')`` output is
+scored from its logits, finite and with a gradient at any finite logit.
 
 >>> import numpy as np, pytensor, pytensor.tensor as pt
 >>> z = pt.matrix("z"); ids = pt.ivector("ids")
@@ -13,11 +15,14 @@ still gets the stable form.
 >>> bool(np.isclose(f(np.zeros((2, 4)), np.array([0, 3], dtype="int32")), 2 * np.log(4)))
 True
 """
+import numpy as np
 import pytensor.tensor as pt
 from pytensor.compile.builders import OpFromGraph
 from pytensor.gradient import DisconnectedType, disconnected_grad
 from pytensor.graph.basic import Constant, equal_computations
+from pytensor.scalar.math import Sigmoid
 from pytensor.tensor.basic import MakeVector
+from pytensor.tensor.elemwise import DimShuffle, Elemwise
 from pytensor.tensor.shape import Reshape
 from pytensor.tensor.special import Softmax
 
@@ -162,6 +167,81 @@ def sparse_categorical_crossentropy(probs, ids):
     return sparse_categorical_crossentropy_from_logits(z, ids)
 
 
+def sigmoid_logits_of(probs):
+    """The logits behind ``probs`` if a sigmoid made them, else None.
+
+    A sigmoid acts on each element alone, so it sees through any reshape or
+    dimshuffle after it (``TimeDistributed`` folds and unfolds the time
+    axis): the same reshape of the logits gives the logits of the result.
+
+    >>> z = pt.matrix("z")
+    >>> sigmoid_logits_of(pt.sigmoid(z)) is z
+    True
+    >>> sigmoid_logits_of(pt.sigmoid(z).reshape((2, -1, 1))).owner.inputs[0] is z
+    True
+    >>> sigmoid_logits_of(pt.tanh(z)) is None
+    True
+    """
+    node = probs.owner
+    if node is None:
+        return None
+    if isinstance(node.op, Elemwise) and isinstance(node.op.scalar_op, Sigmoid):
+        return node.inputs[0]
+    if isinstance(node.op, (Reshape, DimShuffle)):
+        z = sigmoid_logits_of(node.inputs[0])
+        if z is not None:
+            return node.op(z, *node.inputs[1:])
+    return None
+
+
+def binary_crossentropy_from_logits(z, y):
+    """Per-item binary cross-entropy of logits ``z`` against targets ``y`` in [0, 1],
+    averaged over the last axis (Keras' per-item loss).
+
+    ``max(z, 0) - z * y + log1p(exp(-|z|))``, which equals
+    ``-(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z)))`` and is finite for
+    every finite ``z``. ``max(z, 0)`` is written ``(z + |z|) / 2`` (the same
+    value): at ``z = 0`` exactly its gradient is then 1/2 rather than the 1
+    that PyTensor gives ``maximum`` at a tie, so the whole gradient is
+    ``sigmoid(z) - y`` there too.
+
+    >>> import numpy as np, pytensor
+    >>> z, y = pt.dmatrix("z"), pt.dmatrix("y")
+    >>> f = pytensor.function([z, y], binary_crossentropy_from_logits(z, y))
+    >>> np.round(f(np.array([[0.0], [1000.0]]), np.array([[1.0], [0.0]])), 6).tolist()
+    [0.693147, 1000.0]
+    """
+    half = np.asarray(0.5, dtype=z.dtype)
+    magnitude = abs(z)
+    return ((z + magnitude) * half - z * y + pt.log1p(pt.exp(-magnitude))).mean(axis=-1)
+
+
+def binary_crossentropy(probs, y):
+    """Keras' ``binary_crossentropy``: per-item ``-(y log p + (1 - y) log(1 - p))``,
+    averaged over the last axis, for sigmoid outputs and 0/1 (or soft) targets.
+
+    When a sigmoid made ``probs`` the loss is computed from its logits
+    (:func:`binary_crossentropy_from_logits`, stable at any logit); other
+    probabilities are clipped to ``[EPSILON, 1 - EPSILON]`` first, as Keras does.
+
+    >>> import numpy as np, pytensor
+    >>> z, y = pt.dmatrix("z"), pt.dmatrix("y")
+    >>> stable = pytensor.function([z, y], binary_crossentropy(pt.sigmoid(z), y))
+    >>> stable(np.array([[-1000.0]]), np.array([[1.0]]))      # not log(1e-7)
+    array([1000.])
+    >>> p = pt.dmatrix("p")
+    >>> clipped = pytensor.function([p, y], binary_crossentropy(p, y))
+    >>> np.round(clipped(np.array([[0.0, 0.5]]), np.array([[1.0, 1.0]])), 4)  # 16.1181, 0.6931
+    array([8.4056])
+    """
+    z = sigmoid_logits_of(probs)
+    if z is not None:
+        return binary_crossentropy_from_logits(z, y)
+    eps = np.asarray(EPSILON, dtype=probs.dtype)
+    p = pt.clip(probs, eps, np.asarray(1, dtype=probs.dtype) - eps)
+    return -(y * pt.log(p) + (1 - y) * pt.log1p(-p)).mean(axis=-1)
+
+
 def mse(y_pred, y_true):
     """Per-item mean squared error over the last axis."""
     return pt.sqr(y_pred - y_true).mean(axis=-1)
@@ -180,6 +260,7 @@ def mean(item_losses):
 LOSSES = {
     "categorical_crossentropy": categorical_crossentropy,
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "binary_crossentropy": binary_crossentropy,
     "mse": mse, "mean_squared_error": mse,
 }
 

@@ -20,6 +20,7 @@ fits the targets, as Keras does: class ids for a sparse loss, a single unit
 import pytensor.tensor as pt
 
 from ..errors import ConfigError
+from .losses import binary_crossentropy
 
 ACCURACY = ("accuracy", "acc")   # Keras 2 and Keras 1 spellings
 
@@ -48,13 +49,24 @@ METRICS = {"categorical_accuracy": categorical_accuracy,
            "binary_accuracy": binary_accuracy}
 
 
-def get_metric(name, sparse, output_width):
+def _is_binary_crossentropy(loss):
+    return loss == "binary_crossentropy" or loss is binary_crossentropy
+
+
+def get_metric(name, sparse, output_width, loss=None):
     """The metric function for ``name`` on an output whose loss takes class ids (``sparse``)
-    or arrays shaped like the output, ``output_width`` wide on the last axis."""
+    or arrays shaped like the output, ``output_width`` wide on the last axis. ``'accuracy'``
+    is binary for one unit or for ``loss`` (a name or function) binary cross-entropy, as in
+    Keras: several independent sigmoid units score each unit.
+
+    >>> get_metric("accuracy", False, 3, loss="binary_crossentropy").__name__
+    'binary_accuracy'
+    """
     if name in ACCURACY:
         if sparse:
             return sparse_categorical_accuracy
-        return binary_accuracy if output_width == 1 else categorical_accuracy
+        binary = output_width == 1 or _is_binary_crossentropy(loss)
+        return binary_accuracy if binary else categorical_accuracy
     if name not in METRICS:
         raise ConfigError(f"unknown metric {name!r}; valid names: "
                           f"{', '.join(ACCURACY + tuple(sorted(METRICS)))}")

@@ -15,11 +15,15 @@ from symrnn.graph.backend import compile_function
 from symrnn.layers import (
     Activation,
     Add,
+    Average,
     BatchNormalization,
+    Concatenate,
     Dense,
     Dropout,
     Embedding,
     Flatten,
+    Maximum,
+    Multiply,
     Sequential,
     SimpleRNN,
     TimeDistributed,
@@ -103,6 +107,11 @@ CASES = {
     "dropout_training_fixed_mask": lambda: _case(Dropout(0.5, seed=1), [(3, 4)], training=True),
     "dropout_p0": lambda: _case(Dropout(0.0), [(3, 4)], training=True),
     "add": lambda: _case(Add(), [(2, 4), (2, 4)]),
+    "concatenate_last": lambda: _case(Concatenate(), [(2, 3, 4), (2, 3, 2), (2, 3, 1)]),
+    "concatenate_time": lambda: _case(Concatenate(axis=1), [(2, 3, 4), (2, 1, 4)]),
+    "multiply": lambda: _case(Multiply(), [(2, 4), (2, 4), (2, 4)]),
+    "average": lambda: _case(Average(), [(2, 4), (2, 4)]),
+    "maximum": lambda: _case(Maximum(), [(2, 4), (2, 4)]),   # random inputs: no ties
 }
 
 
