@@ -100,11 +100,22 @@ def dropout():
     return model, ids((B, T), 1), ids((B, T), 2), SPARSE
 
 
+def masked():
+    """Padded rows (id 0, before, after and between real steps; one row all padding)
+    through a masked GRU and a bidirectional LSTM: losses over the real steps only."""
+    model = Sequential([Embedding(V, 4, input_length=T, mask_zero=True, dtype="float64", seed=1),
+                        GRU(H, return_sequences=True, seed=2),
+                        Bidirectional(LSTM(H, return_sequences=True, seed=3)),
+                        TimeDistributed(Dense(V, activation="softmax", seed=4))])
+    x = np.array([[1, 2, 0], [0, 3, 4], [2, 0, 1], [0, 0, 0]])
+    return model, x, ids((B, T), 2), SPARSE
+
+
 LAYER_MODELS = {
     "char-lesson": char("lesson"), "char-simplernn": char("simplernn"),
     "char-gru": char("gru"), "char-lstm-keras1": char("lstm", keras1_gates=True),
     "stateful-lstm": stateful_lstm, "bidirectional": bidirectional, "two-outputs": two_outputs,
-    "loop-options": loop_options, "truncated": truncated,
+    "loop-options": loop_options, "truncated": truncated, "masked": masked,
 }
 RANDOM_MODELS = {"dropout": dropout}
 

@@ -28,12 +28,13 @@ from .core import (
     Dense,
     Embedding,
     Flatten,
+    Masking,
     OneHot,
     TimeDistributed,
-    merge,
 )
 from .inputs import Input
 from .inputs import InputLayer as InputLayer
+from .merging import Average, Concatenate, Maximum, Multiply, merge
 from .models import Model, Sequential, load_model
 from .monitors import HeldOutEvaluation, StopOnInterrupt
 from .noise import BatchNormalization, Dropout
@@ -44,8 +45,10 @@ from .wrappers import Bidirectional
 
 __all__ = [
     # layers
-    "Activation", "Add", "BatchNormalization", "Bidirectional", "Dense", "Dropout", "Embedding",
-    "Flatten", "GRU", "LSTM", "Layer", "OneHot", "SimpleRNN", "TimeDistributed", "merge",
+    "Activation", "Add", "Average", "BatchNormalization", "Bidirectional", "Concatenate", "Dense",
+    "Dropout", "Embedding", "Flatten", "GRU", "LSTM", "Layer", "Masking", "Maximum", "Multiply",
+    "OneHot",
+    "SimpleRNN", "TimeDistributed", "merge",
     # models
     "Input", "Model", "Sequential", "load_model",
     # training

@@ -58,12 +58,13 @@ class Updates(OrderedDict):
 class KTensor:
     """A symbolic placeholder with a static shape (batch dim ``None``) and its history.
 
-    ``node`` is the :class:`Node` that produced it (``None`` for model inputs).
+    ``node`` is the :class:`Node` that produced it (``None`` for model inputs);
+    ``masked`` says whether a time mask travels with it (:meth:`Layer.compute_mask`).
     """
 
-    def __init__(self, shape, dtype, node=None, index=0, name=None):
+    def __init__(self, shape, dtype, node=None, index=0, name=None, masked=False):
         self.shape, self.dtype = tuple(shape), str(dtype)
-        self.node, self.index, self.name = node, index, name
+        self.node, self.index, self.name, self.masked = node, index, name, bool(masked)
 
     @property
     def ndim(self):
@@ -100,6 +101,13 @@ class Layer:
     """
 
     input_dtype = None   # dtype of an Input this layer creates in a Sequential (None: float)
+    # Masks (Keras' semantics): a time mask [B, T] travels beside a sequence from the layer
+    # that makes it (Embedding(mask_zero=True), Masking, a mask input) to the layers that
+    # read it (recurrent layers) and to the loss. A layer with supports_masking passes an
+    # incoming mask on unchanged; one with takes_mask reads it in call(..., mask=); any
+    # other layer refuses a masked input when it is called.
+    supports_masking = False
+    takes_mask = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -181,6 +189,31 @@ class Layer:
     def compute_output_dtype(self, input_dtype):
         return self.dtype
 
+    # -- masks --------------------------------------------------------------
+    def output_masked(self, inputs_masked, kwargs):
+        """Whether each output carries a mask, given whether each input does (record time);
+        refuses a mask this layer cannot take. Must agree with :meth:`compute_mask`."""
+        masked = any(inputs_masked) or kwargs.get("mask") is not None
+        if masked and not (self.supports_masking or self.takes_mask):
+            raise ConfigError(
+                f"{self.name} ({type(self).__name__}) cannot take a masked input: a mask from "
+                "Embedding(mask_zero=True), Masking or mask= reaches it. Put it after the "
+                "recurrent layer that consumes the mask (return_sequences=False), or drop the mask")
+        return masked and self.supports_masking
+
+    def compute_mask(self, inputs, mask):
+        """The output's mask (graph time): the input's where it passes masks on, else None.
+        ``mask`` is the input's mask ([B, T] bool, or a list for several inputs)."""
+        if not self.supports_masking or mask is None:
+            return None
+        masks = [m for m in as_list(mask) if m is not None]
+        if not masks:
+            return None
+        combined = masks[0]
+        for m in masks[1:]:
+            combined = combined & m   # several inputs: a step is real where all are (Keras)
+        return combined
+
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype,
                   "seed": self.seed}
@@ -235,13 +268,36 @@ class Layer:
         self.maybe_build(shapes, tensors[0].dtype)
         node = Node(self, tensors if isinstance(inputs, (list, tuple)) else tensors[:1], kwargs)
         node.multi_input = isinstance(inputs, (list, tuple))
+        self.check_mask_argument(kwargs.get("mask"), shapes)
         out_shapes = self.compute_output_shape(shapes)
         out_dtype = self.compute_output_dtype(tensors[0].dtype)
         multi_out = isinstance(out_shapes, list)
-        for i, shape in enumerate(out_shapes if multi_out else [out_shapes]):
-            node.outputs.append(KTensor(shape, out_dtype, node, i))
+        out_shapes = out_shapes if multi_out else [out_shapes]
+        masked = as_list(self.output_masked([t.masked for t in node.inputs], kwargs))
+        masked += [False] * (len(out_shapes) - len(masked))   # e.g. a recurrent layer's states
+        for i, shape in enumerate(out_shapes):
+            node.outputs.append(KTensor(shape, out_dtype, node, i, masked=masked[i]))
         self.inbound_nodes.append(node)
         return list(node.outputs) if multi_out else node.outputs[0]
+
+    def check_mask_argument(self, mask, input_shape):
+        """Refuse an explicit ``mask=`` that cannot fit the input (record time): it must be a
+        model input or layer output of shape (batch, time) matching the input's."""
+        if mask is None:
+            return
+        if not self.takes_mask:
+            raise ConfigError(f"{self.name} ({type(self).__name__}) takes no mask= argument; "
+                              "recurrent layers (and Bidirectional) do")
+        if not isinstance(mask, KTensor):
+            raise ConfigError(f"{self.name}: mask= must be a model input (Input((timesteps,))) "
+                              f"or a layer output, got {type(mask).__name__}")
+        steps = tuple(input_shape[:2]) if not isinstance(input_shape, list) else tuple(input_shape[0][:2])
+        fits = len(mask.shape) == 2 and all(a is None or b is None or a == b
+                                            for a, b in zip(mask.shape, steps))
+        if not fits:
+            raise ShapeError(f"{self.name}: the mask has shape {mask.shape} but the input's "
+                             f"(batch, time) is {steps}; a mask is (batch, timesteps), 1 for "
+                             "real steps and 0 for padding")
 
     @property
     def output_shape(self):

@@ -9,6 +9,7 @@
 (1, 3, 2)
 """
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 
 from ..errors import ConfigError, ShapeError
@@ -16,6 +17,22 @@ from ..graph.cells import activation as get_activation
 from ..graph.projection import MAX_TABLE_ROWS
 from ..graph.shapes import sizes
 from .base import Layer, as_list
+
+
+def _positive_whole(value, what):
+    """``value`` as an int >= 1, or a ConfigError naming ``what``."""
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not ok or value < 1:
+        raise ConfigError(f"{what} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def _rate(value, what):
+    """A dropout fraction in [0, 1), or a ConfigError naming ``what``."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not 0.0 <= float(value) < 1.0:
+        raise ConfigError(f"{what} must be a fraction in [0, 1), got {value!r}")
+    return float(value)
 
 
 def _name_of(fn_or_name):
@@ -27,16 +44,17 @@ class Dense(Layer):
 
     ``init`` is the Keras 1 name of ``kernel_initializer``; 'normal' is the
     lesson's normal(sqrt(2 / rows)), 'identity' needs ``units == input dim``.
+    On a sequence (B, T, F) it passes the time mask on.
     """
+
+    supports_masking = True
 
     def __init__(self, units, activation=None, init=None, kernel_initializer="glorot_uniform",
                  bias=True, use_bias=None, input_dim=None, **kwargs):
         if input_dim is not None:
             kwargs.setdefault("input_shape", (input_dim,))
         super().__init__(**kwargs)
-        if int(units) <= 0:
-            raise ConfigError(f"Dense units must be positive, got {units}")
-        self.units = int(units)
+        self.units = _positive_whole(units, "Dense units")
         self.activation = _name_of(activation)
         self.act = get_activation(activation)
         self.init = init or kernel_initializer
@@ -60,6 +78,8 @@ class Dense(Layer):
 
 class Activation(Layer):
     """Apply an activation by name (relu, tanh, sigmoid, softmax, linear)."""
+
+    supports_masking = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -90,23 +110,56 @@ class Embedding(Layer):
     """Integer ids -> rows of a (input_dim, output_dim) matrix: ``W[ids]``.
 
     Equivalent to ``one_hot(ids) . W`` without building the one-hot matrix.
+    ``mask_zero=True`` makes id 0 padding: the output carries a time mask
+    (``ids != 0``) that recurrent layers and the loss read, so ``input_dim``
+    counts the padding id too (Keras). ``dropout`` (Keras 1) drops whole words of
+    the vocabulary in training: each batch zeroes a random ``dropout`` fraction of
+    the rows of ``W`` (every occurrence of those words) and scales the others by
+    ``1 / (1 - dropout)``.
+
+    >>> import numpy as np, pytensor.tensor as pt
+    >>> emb = Embedding(5, 2, mask_zero=True)
+    >>> ids = pt.lmatrix("ids")
+    >>> _ = emb(ids, input_shape=(None, 3))
+    >>> emb.compute_mask(ids, None).eval({ids: np.array([[0, 0, 4]])}).tolist()
+    [[False, False, True]]
     """
 
     input_dtype = "int32"
 
     def __init__(self, input_dim, output_dim, input_length=None, init="uniform",
-                 embeddings_initializer=None, **kwargs):
+                 embeddings_initializer=None, mask_zero=False, dropout=0.0, **kwargs):
         kwargs.setdefault("input_shape", (input_length,))
         super().__init__(**kwargs)
-        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.input_dim = _positive_whole(input_dim, "Embedding input_dim (the vocabulary size)")
+        self.output_dim = _positive_whole(output_dim, "Embedding output_dim")
+        if input_length is not None:
+            _positive_whole(input_length, "Embedding input_length")
         self.input_length = input_length
         self.init = embeddings_initializer or init
+        self.mask_zero = bool(mask_zero)
+        self.dropout = _rate(dropout, "Embedding dropout")
+        if self.dropout:
+            self.rng_var = pytensor.shared(np.random.default_rng(self.seed), name=f"{self.name}.rng")
 
     def build(self, input_shape):
         self.W = self.add_weight("W", (self.input_dim, self.output_dim), self.init)
 
     def call(self, ids, training=False):
-        return self.W[pt.cast(ids, "int64")]
+        W = self.W
+        if training and self.dropout:
+            keep = 1.0 - self.dropout
+            next_rng, kept = pt.random.bernoulli(keep, size=(self.input_dim,),
+                                                 rng=self.latest(self.rng_var), return_next_rng=True)
+            self.add_update(self.rng_var, next_rng)
+            W = W * (pt.cast(kept, W.dtype) / np.asarray(keep, dtype=W.dtype))[:, None]
+        return W[pt.cast(ids, "int64")]
+
+    def output_masked(self, inputs_masked, kwargs):
+        return self.mask_zero
+
+    def compute_mask(self, inputs, mask):
+        return pt.neq(inputs, 0) if self.mask_zero else None
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
@@ -121,7 +174,51 @@ class Embedding(Layer):
             config["batch_size"] = batch_shape[0]
         return {**config, "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "input_length": self.input_length,
-                "init": self.init if isinstance(self.init, str) else None}
+                "init": self.init if isinstance(self.init, str) else None,
+                "mask_zero": self.mask_zero, "dropout": self.dropout}
+
+
+class Masking(Layer):
+    """Mark as padding every step whose features all equal ``mask_value`` (Keras'
+    ``Masking``): the output carries the time mask ``any(x != mask_value, axis=-1)``
+    and has those steps zeroed.
+
+    >>> import numpy as np, pytensor.tensor as pt
+    >>> x = pt.tensor3("x")
+    >>> layer = Masking(0.0)
+    >>> _ = layer(x, input_shape=(None, 3, 2))
+    >>> layer.compute_mask(x, None).eval({x: np.array([[[0., 0.], [1., 0.], [0., 0.]]])}).tolist()
+    [[False, True, False]]
+    """
+
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+        if not np.isfinite(self.mask_value):
+            raise ConfigError(f"Masking mask_value must be a finite number, got {mask_value!r}")
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ShapeError(f"{self.name}: Masking needs (batch, timesteps, features), got "
+                             f"{input_shape}")
+
+    def _real(self, x):
+        return pt.any(pt.neq(x, np.asarray(self.mask_value, dtype=x.dtype)), axis=-1)
+
+    def call(self, x, training=False):
+        return x * pt.cast(self._real(x), x.dtype)[:, :, None]
+
+    def output_masked(self, inputs_masked, kwargs):
+        return True
+
+    def compute_mask(self, inputs, mask):
+        real = self._real(inputs)
+        return real if mask is None else real & mask
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
 
 
 class OneHot(Layer):
@@ -144,9 +241,8 @@ class OneHot(Layer):
     def __init__(self, input_dim, input_length=None, **kwargs):
         kwargs.setdefault("input_shape", (input_length,))
         super().__init__(**kwargs)
-        if int(input_dim) <= 0:
-            raise ConfigError(f"OneHot input_dim must be positive, got {input_dim}")
-        self.input_dim, self.input_length = int(input_dim), input_length
+        self.input_dim = _positive_whole(input_dim, "OneHot input_dim")
+        self.input_length = input_length
 
     def call(self, ids, training=False):
         ids = pt.cast(ids, "int64")
@@ -171,8 +267,10 @@ class TimeDistributed(Layer):
     """Apply ``layer`` to every time step of (B, T, ...) by folding T into the batch.
 
     One (B*T, ...) call instead of a loop over T; the wrapped layer's weights
-    are shared by all steps and keep the wrapped layer's names.
+    are shared by all steps and keep the wrapped layer's names. The time mask passes on.
     """
+
+    supports_masking = True
 
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
@@ -207,6 +305,8 @@ class TimeDistributed(Layer):
 class Add(Layer):
     """Element-wise sum of a list of same-shaped inputs (the lesson's merge 'sum')."""
 
+    supports_masking = True   # a step is real where it is real in every masked input
+
     def call(self, inputs, training=False):
         inputs = as_list(inputs)
         total = inputs[0]
@@ -220,9 +320,3 @@ class Add(Layer):
             raise ShapeError(f"{self.name}: Add needs inputs of one shape, got {input_shape}")
         return tuple(input_shape[0])
 
-
-def merge(inputs, mode="sum", name=None):
-    """Keras 1's ``merge([a, b], mode='sum')``: only 'sum' is supported."""
-    if mode != "sum":
-        raise ConfigError(f"merge mode {mode!r} is not supported; use mode='sum' (or Add())")
-    return Add(name=name)(list(inputs))

@@ -52,6 +52,8 @@ from ..graph.jax import parallel
 from ..graph.metrics import get_metric
 from ..graph.optimizers import get_optimizer
 from ..graph.training import train_function
+from ..graph.weighting import masked_mean
+from . import weights as sample_weighting
 from .base import as_list
 from .callbacks import CallbackList, History, ProgressBar, check_callbacks
 from .stateful import check_batches, check_shuffle, fixed_batch_size
@@ -82,7 +84,7 @@ def _metric_requests(model, metrics):
     return {i: list(metrics) for i in range(len(model.outputs))}
 
 
-def _metric_fns(model, metrics, sparse_flags):
+def _metric_fns(model, metrics, sparse_flags, loss_names):
     """``[(output index, log key, metric function)]``: key ``acc`` for one output,
     ``{output}_acc`` for several (Keras' names)."""
     found, keys = [], set()
@@ -90,7 +92,7 @@ def _metric_fns(model, metrics, sparse_flags):
         for name in names:
             if not isinstance(name, str):
                 raise ConfigError(f"metrics are names such as 'accuracy', got {name!r}")
-            fn = get_metric(name, sparse_flags[i], model.outputs[i].shape[-1])
+            fn = get_metric(name, sparse_flags[i], model.outputs[i].shape[-1], loss=loss_names[i])
             key = name if len(model.outputs) == 1 else f"{model.output_names[i]}_{name}"
             if key in keys:
                 raise ConfigError(f"metric {name!r} is asked for twice on one output")
@@ -99,7 +101,7 @@ def _metric_fns(model, metrics, sparse_flags):
     return found
 
 
-def compile_model(model, optimizer, loss, backend, metrics=None):
+def compile_model(model, optimizer, loss, backend, metrics=None, sample_weight_mode=None):
     """Check every choice, then set them all at once (a refused compile changes nothing)."""
     names = as_list(loss) if isinstance(loss, (list, tuple)) else [loss] * len(model.outputs)
     if len(names) != len(model.outputs):
@@ -108,9 +110,10 @@ def compile_model(model, optimizer, loss, backend, metrics=None):
     loss_fns = [losses.get_loss(n) for n in names]  # validates names now
     loss_names = [n if isinstance(n, str) else getattr(n, "__name__", "loss") for n in names]
     sparse_flags = [losses.takes_ids(n) for n in names]
-    metric_fns = _metric_fns(model, metrics, sparse_flags)
+    metric_fns = _metric_fns(model, metrics, sparse_flags, names)
     optimizer = get_optimizer(optimizer)
     check_backend(backend)
+    model.sample_weight_mode = sample_weighting.check_mode(model, sample_weight_mode)
     model.loss_fns, model.loss_names, model.sparse_targets = loss_fns, loss_names, sparse_flags
     model.metric_fns, model.optimizer, model.backend = metric_fns, optimizer, backend
     per_output = [f"{n}_loss" for n in model.output_names] if len(model.outputs) > 1 else []
@@ -123,44 +126,65 @@ def _require_compiled(model):
         raise ConfigError("the model is not compiled; call model.compile(optimizer, loss) first")
 
 
-def _reported_graph(model, training):
-    """Inputs + targets, the total loss, the reported values (``metrics_names`` order), updates."""
-    inputs, outputs, updates = model.build_graph(training)
-    targets, per_output = [], []
-    for out, t, fn, sparse in zip(outputs, model.outputs, model.loss_fns, model.sparse_targets):
+def _loss_mask(mask, items):
+    """The output's time mask where it weighs the items (a [B, T] loss), else None."""
+    return mask if mask is not None and mask.ndim == items.ndim else None
+
+
+def _reported_graph(model, training, weighted=False):
+    """Inputs + targets (+ one sample-weight input per output when ``weighted``), the
+    total loss, the reported values (``metrics_names`` order), updates. Losses and
+    metrics are means over the items that count (:func:`masked_mean`): masked steps of a
+    sequence output do not, zero-weight samples do not."""
+    inputs, outputs, masks, updates = model.build_graph_with_masks(training)
+    targets, weights, per_output = [], [], []
+    for i, (out, t, fn, sparse) in enumerate(zip(outputs, model.outputs, model.loss_fns,
+                                                 model.sparse_targets)):
         if sparse:
             target = pt.tensor(dtype="int64", shape=(None,) * (out.ndim - 1), name="target_ids")
         else:   # the dtype the model declares, which the checks cast targets to
             target = pt.tensor(dtype=t.dtype, shape=(None,) * out.ndim, name="target")
         targets.append(target)
-        per_output.append(losses.mean(fn(out, target)))
+        weight = None
+        if weighted:
+            weight = pt.tensor(dtype=sample_weighting.weight_dtype(model, i),
+                               shape=sample_weighting.weight_shape(model, i), name="sample_weight")
+            weights.append(weight)
+        items = fn(out, target)
+        per_output.append(masked_mean(items, _loss_mask(masks[i], items), weight))
     total = per_output[0]
     for item in per_output[1:]:
         total = total + item
-    metric_values = [losses.mean(fn(outputs[i], targets[i])) for i, _, fn in model.metric_fns]
+    metric_values = []
+    for i, _, fn in model.metric_fns:
+        hits = fn(outputs[i], targets[i])
+        metric_values.append(masked_mean(hits, _loss_mask(masks[i], hits)))
     reported = [total] + (per_output if len(outputs) > 1 else []) + metric_values
-    return inputs + targets, total, reported, updates
+    return inputs + targets + weights, total, reported, updates
 
 
-def train_fn(model):
-    """The compiled training step: arrays in, ``metrics_names`` values out (loss first)."""
+def train_fn(model, weighted=False):
+    """The compiled training step: arrays in, ``metrics_names`` values out (loss first).
+    ``weighted``: it also takes one sample-weight array per output, last."""
     _require_compiled(model)
-    if "train" not in model._functions:
-        inputs, total, reported, extra = _reported_graph(model, training=True)
-        model._functions["train"] = train_function(
+    key = "train_weighted" if weighted else "train"
+    if key not in model._functions:
+        inputs, total, reported, extra = _reported_graph(model, True, weighted)
+        model._functions[key] = train_function(
             inputs, total, model.trainable_params, model.optimizer.updates,
             outputs=reported, backend=model.backend, extra_updates=extra)
-    return model._functions["train"]
+    return model._functions[key]
 
 
-def eval_fn(model):
+def eval_fn(model, weighted=False):
     """The compiled evaluation step (inference mode), same outputs as :func:`train_fn`."""
     _require_compiled(model)
-    if "eval" not in model._functions:
-        inputs, _, reported, extra = _reported_graph(model, training=False)  # extra: stateful states
-        model._functions["eval"] = compile_function(inputs, reported, updates=extra,
-                                                    backend=model.backend)
-    return model._functions["eval"]
+    key = "eval_weighted" if weighted else "eval"
+    if key not in model._functions:
+        inputs, _, reported, extra = _reported_graph(model, False, weighted)  # extra: stateful states
+        model._functions[key] = compile_function(inputs, reported, updates=extra,
+                                                 backend=model.backend)
+    return model._functions[key]
 
 
 def predict_fn(model, backend=None):
@@ -206,11 +230,24 @@ def check_xy(model, x, y):
     return arrays, check_rows(arrays, [s.label for s in x_specs + y_specs])
 
 
+def check_weighted(model, x, y, sample_weight=None, class_weight=None):
+    """:func:`check_xy` with the sample weights (:mod:`.weights`) after the targets:
+    ``(arrays, rows, weighted)``; ``weighted`` is False when no weights are given."""
+    arrays, n = check_xy(model, x, y)
+    targets = arrays[len(model.inputs):]
+    weights = sample_weighting.sample_weights(model, targets, sample_weight, class_weight)
+    return arrays + (weights or []), n, weights is not None
+
+
 def _validation_pair(model, validation_data):
-    if not isinstance(validation_data, (list, tuple)) or len(validation_data) != 2:
-        raise ConfigError("validation_data must be a pair (x_val, y_val)")
+    """Checked ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``: ``(arrays, weighted)``."""
+    if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
+        raise ConfigError("validation_data must be a pair (x_val, y_val) or a triple "
+                          "(x_val, y_val, sample_weight_val)")
     try:
-        return check_xy(model, *validation_data)
+        weights = validation_data[2] if len(validation_data) == 3 else None
+        arrays, _, weighted = check_weighted(model, validation_data[0], validation_data[1], weights)
+        return arrays, weighted
     except ShapeError as err:      # the same error, saying which arrays it is about
         raise type(err)(f"validation_data: {err}") from None
 
@@ -358,12 +395,15 @@ def _steps(source, steps_per_epoch):
 
 
 class _Plan:
-    """What one fit call runs: per-epoch training batches, validation arrays, sizes, and
-    the generator that shuffles each epoch (None: a batch source orders its own)."""
+    """What one fit call runs: per-epoch training batches, validation arrays, sizes, the
+    generator that shuffles each epoch (None: a batch source orders its own), and
+    whether the training and validation arrays end with sample weights."""
 
-    def __init__(self, batches, val, samples, steps, val_batch, rng=None):
+    def __init__(self, batches, val, samples, steps, val_batch, rng=None, weighted=False,
+                 val_weighted=False):
         self.batches, self.val, self.samples, self.steps = batches, val, samples, steps
         self.val_batch, self.rng = val_batch, rng
+        self.weighted, self.val_weighted = weighted, val_weighted
 
 
 class FitState:
@@ -387,20 +427,22 @@ class FitState:
                 "epoch_rng_state": self.epoch_rng_state, "sums": list(self.sums), "seen": self.seen}
 
 
-def _array_plan(model, x, y, batch_size, shuffle, validation_split, validation_data, seed):
+def _array_plan(model, x, y, batch_size, shuffle, validation_split, validation_data, seed,
+                sample_weight=None, class_weight=None):
     if y is None:
         raise ConfigError("fit needs targets y (or x must be a generator of (x, y) batches)")
-    arrays, n = check_xy(model, x, y)
+    arrays, n, weighted = check_weighted(model, x, y, sample_weight, class_weight)
     arrays, val = _split(arrays, n, validation_split)
+    val_weighted = weighted and val is not None   # the split keeps the weights beside the rows
     if validation_data is not None:
-        val, _ = _validation_pair(model, validation_data)
+        val, val_weighted = _validation_pair(model, validation_data)
     batch_size = check_batches(model, len(arrays[0]), batch_size)
     if val is not None:
         check_batches(model, len(val[0]), batch_size, "validation samples")
     shuffle, rng = check_shuffle(model, shuffle), np.random.default_rng(seed)
     n = len(arrays[0])
     batches = lambda epoch: _array_batches(arrays, batch_size, rng.permutation(n) if shuffle else None)
-    return _Plan(batches, val, n, -(-n // batch_size), batch_size, rng)
+    return _Plan(batches, val, n, -(-n // batch_size), batch_size, rng, weighted, val_weighted)
 
 
 def _peeked(model, source):
@@ -426,16 +468,18 @@ def _source_plan(model, source, y, steps_per_epoch, validation_split, validation
     for x_rows, y_rows in getattr(source, "array_sources", lambda: [])():
         check_xy(model, x_rows, y_rows)   # every row a mixer can draw, before training starts
     source = _peeked(model, source)
-    val = None if validation_data is None else _validation_pair(model, validation_data)[0]
+    val, val_weighted = (None, False) if validation_data is None else \
+        _validation_pair(model, validation_data)
     val_batch = fixed_batch_size(model) or VALIDATION_BATCH
     if val is not None:
         check_batches(model, len(val[0]), val_batch, "validation samples")
-    return _Plan(lambda epoch: _source_batches(model, source, steps), val, None, steps, val_batch)
+    return _Plan(lambda epoch: _source_batches(model, source, steps), val, None, steps, val_batch,
+                 val_weighted=val_weighted)
 
 
 def fit(model, x, y=None, batch_size=32, epochs=None, shuffle=True, validation_split=0.0,
         validation_data=None, verbose=1, seed=None, steps_per_epoch=None, callbacks=None,
-        nb_epoch=None, initial_epoch=0, devices=None):
+        nb_epoch=None, initial_epoch=0, devices=None, sample_weight=None, class_weight=None):
     """Train on arrays ``(x, y)``, or on a source of batches: ``fit(mixer, epochs=...)``
     where ``x`` yields ``(x_batch, y_batch)`` and ``y`` is None (Keras' fit_generator).
     ``devices=N`` splits every batch across N JAX devices (:mod:`symrnn.graph.jax.parallel`).
@@ -449,12 +493,16 @@ def fit(model, x, y=None, batch_size=32, epochs=None, shuffle=True, validation_s
     callbacks = check_callbacks(callbacks)
     devices = parallel.check_devices(devices, model.backend)
     if is_batch_source(x):
+        if sample_weight is not None or class_weight is not None:
+            raise ConfigError("sample_weight and class_weight go with arrays; a source of "
+                              "batches cannot take them (pass arrays, or weigh the data itself)")
         plan = _source_plan(model, x, y, steps_per_epoch, validation_split, validation_data)
     else:
-        plan = _array_plan(model, x, y, batch_size, shuffle, validation_split, validation_data, seed)
+        plan = _array_plan(model, x, y, batch_size, shuffle, validation_split, validation_data,
+                           seed, sample_weight, class_weight)
         parallel.check_batches(plan.samples, batch_size, devices)
-    fn = parallel.split_batches(train_fn(model), devices)
-    val_fn = eval_fn(model) if plan.val is not None else None
+    fn = parallel.split_batches(train_fn(model, plan.weighted), devices)
+    val_fn = eval_fn(model, plan.val_weighted) if plan.val is not None else None
     history, names = History(), list(model.metrics_names)
     progress = [ProgressBar(verbose)] if verbose else []
     hooks = CallbackList(callbacks + [history] + progress)
@@ -501,13 +549,14 @@ def _epochs_from(state, epochs, plan, fn, val_fn, names, hooks, model):
 
 
 # -- evaluate / predict / on_batch -----------------------------------------------------
-def evaluate(model, x, y, batch_size=32):
+def evaluate(model, x, y, batch_size=32, sample_weight=None):
     """Mean loss in inference mode: a float, or ``[loss, *output losses, *metrics]``
-    (``model.metrics_names``) for several outputs or with metrics."""
+    (``model.metrics_names``) for several outputs or with metrics; ``sample_weight``
+    weighs the losses as in ``fit``."""
     _require_compiled(model)
-    arrays, n = check_xy(model, x, y)
+    arrays, n, weighted = check_weighted(model, x, y, sample_weight)
     batch_size = check_batches(model, n, _whole(batch_size, "batch_size", 1))
-    fn = eval_fn(model)
+    fn = eval_fn(model, weighted)
     with trusted(fn):
         return _result(_run(fn, _array_batches(arrays, batch_size), model.metrics_names))
 
@@ -524,25 +573,25 @@ def predict(model, x, batch_size=32, backend=None):
     return outs[0] if len(outs) == 1 else outs
 
 
-def _on_batch(model, x, y, compiled):
+def _on_batch(model, x, y, compiled, sample_weight=None, class_weight=None):
     """``compiled(model)`` (the training or evaluation function) on one checked batch."""
     _require_compiled(model)
-    arrays, n = check_xy(model, x, y)
+    arrays, n, weighted = check_weighted(model, x, y, sample_weight, class_weight)
     _exact_batch(model, n, "the batch")
-    fn = compiled(model)
+    fn = compiled(model, weighted)
     check_signature(fn, arrays)
     with trusted(fn):
         return _result(fn(*arrays))
 
 
-def train_on_batch(model, x, y):
+def train_on_batch(model, x, y, sample_weight=None, class_weight=None):
     """One update on one batch; the loss (and metrics) computed before it, as Keras returns."""
-    return _on_batch(model, x, y, train_fn)
+    return _on_batch(model, x, y, train_fn, sample_weight, class_weight)
 
 
-def evaluate_on_batch(model, x, y):   # Keras' test_on_batch (a test_ name here would look like a test)
+def evaluate_on_batch(model, x, y, sample_weight=None):   # Keras' test_on_batch
     """Loss (and metrics) on one batch in inference mode."""
-    return _on_batch(model, x, y, eval_fn)
+    return _on_batch(model, x, y, eval_fn, sample_weight)
 
 
 def predict_on_batch(model, x):

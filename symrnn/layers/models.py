@@ -116,7 +116,13 @@ class Model:
     # -- graphs -----------------------------------------------------------
     def build_graph(self, training):
         """Fresh input variables, the outputs for ``training`` and the extra updates."""
-        memo, updates = {}, Updates()
+        input_vars, outputs, _, updates = self.build_graph_with_masks(training)
+        return input_vars, outputs, updates
+
+    def build_graph_with_masks(self, training):
+        """:meth:`build_graph` and each output's time mask ([B, T] bool, or None): the
+        masks layers make and pass on (:meth:`Layer.compute_mask`), as the loss reads them."""
+        memo, masks, updates = {}, {}, Updates()
         input_vars = []
         for t in self.inputs:
             var = pt.tensor(dtype=t.dtype, shape=t.shape, name=t.name)
@@ -127,32 +133,42 @@ class Model:
                 continue
             args = [memo[id(t)] for t in node.inputs]
             kwargs = {k: _resolve(v, memo) for k, v in node.kwargs.items()}
+            in_masks = [masks.get(id(t)) for t in node.inputs]
+            mask = in_masks if node.multi_input else in_masks[0]
+            if kwargs.get("mask") is not None:      # an explicit mask= (Lasagne's mask_input)
+                mask = pt.neq(kwargs["mask"], 0)
+            if node.layer.takes_mask:
+                kwargs["mask"] = mask
             out = node.layer.apply(args if node.multi_input else args[0], training, updates, **kwargs)
-            for t, var in zip(node.outputs, as_list(out)):
+            out_masks = as_list(node.layer.compute_mask(args if node.multi_input else args[0], mask))
+            for i, (t, var) in enumerate(zip(node.outputs, as_list(out))):
                 memo[id(t)] = var
-        return input_vars, [memo[id(t)] for t in self.outputs], updates
+                masks[id(t)] = out_masks[i] if i < len(out_masks) else None
+        outputs = [memo[id(t)] for t in self.outputs]
+        return input_vars, outputs, [masks.get(id(t)) for t in self.outputs], updates
 
     # -- training API (see fitting.py) ---------------------------------------
     def compile(self, optimizer="adam", loss="categorical_crossentropy", metrics=None,
-                backend=None):
+                backend=None, sample_weight_mode=None):
         """Choose the optimizer, the loss (one, or one per output), metrics such as
-        ``['accuracy']`` (Keras 1: ``'acc'``) and the backend; a bad choice changes nothing."""
-        fitting.compile_model(self, optimizer, loss, backend, metrics)
+        ``['accuracy']`` (Keras 1: ``'acc'``), the backend, and ``sample_weight_mode=
+        'temporal'`` for one weight per step; a bad choice changes nothing."""
+        fitting.compile_model(self, optimizer, loss, backend, metrics, sample_weight_mode)
 
     def fit(self, x, y=None, batch_size=32, epochs=None, shuffle=True, validation_split=0.0,
             validation_data=None, verbose=1, seed=None, steps_per_epoch=None, callbacks=None,
-            nb_epoch=None, initial_epoch=0, devices=None):
+            nb_epoch=None, initial_epoch=0, devices=None, sample_weight=None, class_weight=None):
         """Train for ``epochs`` (default 1; Keras 1's ``nb_epoch`` too) on arrays, or on a
         source of ``(x, y)`` batches with ``y=None``; returns the :class:`History`, also
         kept as ``model.history``. Every array is checked before anything changes.
         ``devices=N`` (jax backend) splits each batch across N JAX devices."""
         return fitting.fit(self, x, y, batch_size, epochs, shuffle, validation_split,
                            validation_data, verbose, seed, steps_per_epoch, callbacks,
-                           nb_epoch, initial_epoch, devices)
+                           nb_epoch, initial_epoch, devices, sample_weight, class_weight)
 
-    def evaluate(self, x, y, batch_size=32, verbose=0):
+    def evaluate(self, x, y, batch_size=32, verbose=0, sample_weight=None):
         """The loss in inference mode, or ``[loss, ...]`` in ``metrics_names`` order."""
-        return fitting.evaluate(self, x, y, batch_size)
+        return fitting.evaluate(self, x, y, batch_size, sample_weight)
 
     def predict(self, x, batch_size=32, backend=None, verbose=0):
         return fitting.predict(self, x, batch_size, backend)
@@ -162,13 +178,13 @@ class Model:
         (Keras' name); Numba still compiles its machine code at the first call."""
         return fitting.train_fn(self)
 
-    def train_on_batch(self, x, y):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One update on one batch; returns its loss (and metrics) from before the update."""
-        return fitting.train_on_batch(self, x, y)
+        return fitting.train_on_batch(self, x, y, sample_weight, class_weight)
 
-    def test_on_batch(self, x, y):
+    def test_on_batch(self, x, y, sample_weight=None):
         """Loss (and metrics) on one batch, in inference mode."""
-        return fitting.evaluate_on_batch(self, x, y)
+        return fitting.evaluate_on_batch(self, x, y, sample_weight)
 
     def predict_on_batch(self, x):
         return fitting.predict_on_batch(self, x)

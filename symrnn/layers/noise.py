@@ -20,6 +20,8 @@ class Dropout(Layer):
     function compiled without updates draws the same one every time.
     """
 
+    supports_masking = True
+
     def __init__(self, rate, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= float(rate) < 1.0:
@@ -42,12 +44,15 @@ class Dropout(Layer):
 
 class BatchNormalization(Layer):
     """Normalise over every axis but the last with batch statistics in training,
-    with moving statistics in inference.
+    with moving statistics in inference. A time mask passes on (the statistics include
+    padded steps, as Keras' do).
 
     ``moving_mean``/``moving_var`` are non-trainable parameters updated as
     ``m <- momentum * m + (1 - momentum) * batch_stat`` (the biased batch
     variance) through the updates dictionary.
     """
+
+    supports_masking = True
 
     def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)

@@ -46,7 +46,10 @@ from ..graph.projection import time_major_projection
 from ..graph.recurrence import recurrence
 from ..graph.recurrence import supported as recurrence_supported
 from .base import Layer, as_list, float_dtype
-from .core import _name_of
+from .core import _name_of, _positive_whole
+
+
+CONSUME_LESS = (None, "cpu", "mem", "gpu")
 
 
 def _rate(value, name):
@@ -108,9 +111,23 @@ class Recurrent(Layer):
         step to ``[-grad_clip, grad_clip]`` (the forward pass is unchanged).
     truncate_gradient : int
         Backpropagate through at most this many steps (``-1``: all).
+    consume_less : {'cpu', 'mem', 'gpu'}, optional
+        Keras 1's hint on how to lay out the gate matrix products. Accepted so Keras 1 code
+        runs as written, and has no effect here: the input projection of every step and
+        gate is always one product before the loop, and the loop one fused op.
+
+    Masks: called on a sequence with a time mask (from ``Embedding(mask_zero=True)``,
+    ``Masking``, or ``mask=`` a (batch, timesteps) input of 1s and 0s, Lasagne's
+    ``mask_input``), the layer carries every state unchanged through a padded step. The
+    last output is then the last real step's, whether the padding comes before or after
+    the real steps (``go_backwards`` reads a row's real steps in reverse either way). With
+    ``return_sequences`` a padded step outputs the state carried into it (zeros before a
+    row's first real step) and the mask passes on, so the loss skips those steps. A row
+    with no real step outputs its initial state (zeros).
     """
 
     n_gates, n_states = 1, 1
+    takes_mask = True   # a time mask: masked steps carry every state unchanged (Keras)
     n_saved = 0   # gate activations the cell returns after its states with with_gates=True
     cell_kind = None   # the name of a built-in cell the recurrence op can run
     # A built-in cell's record (symrnn.graph.cellrecords): its counts, weight split and step.
@@ -121,7 +138,11 @@ class Recurrent(Layer):
                  return_sequences=False, return_state=False, go_backwards=False, unroll=False,
                  input_dim=None, input_length=None, step=None, n_gates=None, n_states=None,
                  stateful=False, dropout=0.0, recurrent_dropout=0.0, dropout_W=None,
-                 dropout_U=None, grad_clip=None, truncate_gradient=-1, **kwargs):
+                 dropout_U=None, grad_clip=None, truncate_gradient=-1, consume_less=None,
+                 **kwargs):
+        if consume_less not in CONSUME_LESS:
+            raise ConfigError(f"consume_less must be one of {CONSUME_LESS[1:]} (Keras 1's hint; "
+                              f"it changes nothing here), got {consume_less!r}")
         if input_dim is not None:
             kwargs.setdefault("input_shape", (input_length, input_dim))
         super().__init__(**kwargs)
@@ -134,9 +155,7 @@ class Recurrent(Layer):
         self.truncate_gradient = int(truncate_gradient)
         self.stateful, self.states = bool(stateful), []
         self.rng_var = pytensor.shared(np.random.default_rng(self.seed), name=f"{self.name}.rng")
-        if int(units) <= 0:
-            raise ConfigError(f"{type(self).__name__} units must be positive, got {units}")
-        self.units = int(units)
+        self.units = _positive_whole(units, f"{type(self).__name__} units")
         self.activation, self.act = _name_of(activation), get_activation(activation)
         self.init = init or kernel_initializer
         self.inner_init = inner_init or recurrent_initializer
@@ -202,13 +221,14 @@ class Recurrent(Layer):
         for state in self.states:
             state.set_value(np.zeros_like(state.get_value(borrow=True)))
 
-    def call(self, x, training=False, initial_state=None):
+    def call(self, x, training=False, initial_state=None, mask=None):
         in_mask, rec_mask = self._dropout_masks(x, training)
         if in_mask is not None:
             x = x * in_mask[:, None, :]             # one mask per sequence, every step
         xw = self._project(x)                       # [T, B, G*U]: all steps at once
         states0 = self._initial_states(x, initial_state)
-        stacked = self._run_loop(xw, states0, rec_mask)   # each [T, B, U], in processing order
+        step_mask = self._step_mask(mask, x)        # [T, B] or None
+        stacked = self._run_loop(xw, states0, rec_mask, step_mask)   # each [T, B, U], processing order
         if self.stateful and initial_state is None:
             for state, seq in zip(self.states, stacked):
                 self.add_update(state, seq[-1])     # the next batch starts here
@@ -217,6 +237,34 @@ class Recurrent(Layer):
         if self.return_state:
             return [output] + [s[-1] for s in stacked]
         return output
+
+    def _step_mask(self, mask, x):
+        """The time mask ``[B, T]`` (bool or 0/1 numbers) as the loop reads it: ``[T, B]``
+        in the layer's dtype, 1 for a real step."""
+        if mask is None:
+            return None
+        if isinstance(mask, (list, tuple)):       # called on [x, *initial states]
+            mask = mask[0]
+            if mask is None:
+                return None
+        mask = pt.as_tensor_variable(mask)
+        if mask.ndim != 2:
+            raise ShapeError(f"{self.name}: a mask must be (batch, timesteps), got a "
+                             f"{mask.ndim}-d one; 1 (or True) marks a real step, 0 padding")
+        return pt.cast(pt.neq(mask, 0), self.dtype).T
+
+    # -- masks ----------------------------------------------------------------
+    def output_masked(self, inputs_masked, kwargs):
+        """The sequence output keeps the input's mask; a last output or the states do not."""
+        masked = bool(inputs_masked and inputs_masked[0]) or kwargs.get("mask") is not None
+        first = masked and self.return_sequences
+        return [first] + [False] * self.n_states if self.return_state else first
+
+    def compute_mask(self, inputs, mask):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        first = mask if self.return_sequences else None
+        return [first] + [None] * self.n_states if self.return_state else first
 
     def _project(self, x):
         """``x . W_x + b`` for every step and gate, time-major ``[T, B, G*U]``
@@ -245,17 +293,21 @@ class Recurrent(Layer):
             return None
         return self.cell_kind, self.activation, gate_name
 
-    def _run_loop(self, xw, states0, rec_mask):
+    def _run_loop(self, xw, states0, rec_mask, step_mask=None):
         config = None if self.unroll else self._recurrence_config()
         if config is not None:
             cell, act, inner_act = config
             # the op runs forwards over its sequence; scan's go_backwards does the same reversal
+            # (a row's padded steps, read backwards, carry its zero state or its last real one)
             sequence = xw[::-1] if self.go_backwards else xw
+            if step_mask is not None and self.go_backwards:
+                step_mask = step_mask[::-1]
             return recurrence(cell, sequence, states0, self.W_h, act=act, inner_act=inner_act,
-                              mask=rec_mask, grad_clip=self.grad_clip,
+                              mask=rec_mask, step_mask=step_mask, grad_clip=self.grad_clip,
                               truncate_gradient=self.truncate_gradient)
         non_seqs = self.recurrent_params() + ([] if rec_mask is None else [rec_mask])
-        stacked = loop(self._loop_step(rec_mask is not None), [xw],
+        sequences = [xw] if step_mask is None else [xw, step_mask]
+        stacked = loop(self._loop_step(rec_mask is not None, step_mask is not None), sequences,
                        states0 + [None] * self.n_saved_in_loop(), non_seqs,
                        go_backwards=self.go_backwards,
                        unroll=self.unroll, truncate_gradient=self.truncate_gradient)
@@ -287,16 +339,16 @@ class Recurrent(Layer):
             states_tm1[0] = states_tm1[0] * rec_mask
         return self.step_function()(xw_t, *states_tm1, *params)
 
-    def _loop_step(self, has_mask):
+    def _loop_step(self, has_mask, has_step_mask=False):
         """The loop's step: the one wiring of :mod:`symrnn.graph.cellrecords` (the
         recurrence op runs the same), around the record's cell or :meth:`cell`."""
         n_params, with_gates = len(self.recurrent_params()), self.n_saved_in_loop() > 0
         record = self.builtin_record()
         if record is not None:
             return record_loop_step(record, self.act, self._gate_act(), n_params, has_mask,
-                                    self.grad_clip, with_gates)
+                                    self.grad_clip, with_gates, has_step_mask=has_step_mask)
         return loop_step(self.cell, self.n_states, n_params, has_mask, self.grad_clip,
-                         with_gates)
+                         with_gates, has_step_mask=has_step_mask)
 
     def one_step(self, x_t, states_tm1):
         """Inference step on one time slice ``x_t`` (B, F): the new states, ``h`` first."""

@@ -32,8 +32,12 @@ class Bidirectional(Layer):
     """``merge(forward(x), reverse_time(backward(x)))`` with ``merge_mode`` 'concat' or 'sum'.
 
     The forward layer is the one given; the backward one is a copy of its
-    configuration with its own weights. Parameters: twice the layer's.
+    configuration with its own weights. Parameters: twice the layer's. A time mask
+    reaches both: each reads a row's real steps (the backward one in reverse, whether
+    the row is padded before or after them) and carries its state through the padding.
     """
+
+    takes_mask = True
 
     def __init__(self, layer, merge_mode="concat", **kwargs):
         super().__init__(**kwargs)
@@ -72,14 +76,20 @@ class Bidirectional(Layer):
             return []
         return self.forward.trainable_params + self.backward.trainable_params
 
-    def call(self, x, training=False):
-        y_fwd = self.forward.apply(x, training, self._updates)
-        y_bwd = self.backward.apply(x, training, self._updates)
+    def call(self, x, training=False, mask=None):
+        y_fwd = self.forward.apply(x, training, self._updates, mask=mask)
+        y_bwd = self.backward.apply(x, training, self._updates, mask=mask)
         if self.forward.return_sequences:
             y_bwd = y_bwd[:, ::-1]                  # processing order -> time order
         if self.merge_mode == "sum":
             return y_fwd + y_bwd
         return pt.concatenate([y_fwd, y_bwd], axis=-1)
+
+    def output_masked(self, inputs_masked, kwargs):
+        return self.forward.output_masked(inputs_masked, kwargs)
+
+    def compute_mask(self, inputs, mask):
+        return self.forward.compute_mask(inputs, mask)
 
     def compute_output_shape(self, input_shape):
         shape = self.forward.compute_output_shape(input_shape)

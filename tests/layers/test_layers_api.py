@@ -11,8 +11,10 @@ LAYERS_DIR = Path(symrnn.layers.__file__).parent
 
 def test_all_lists_what_users_build_and_train_models_with():
     assert sorted(symrnn.layers.__all__) == sorted([
-        "Activation", "Add", "BatchNormalization", "Bidirectional", "Dense", "Dropout",
-        "Embedding", "Flatten", "GRU", "LSTM", "Layer", "OneHot", "SimpleRNN", "TimeDistributed", "merge",
+        "Activation", "Add", "Average", "BatchNormalization", "Bidirectional", "Concatenate",
+        "Dense", "Dropout", "Embedding", "Flatten", "GRU", "LSTM", "Layer", "Masking", "Maximum",
+        "Multiply",
+        "OneHot", "SimpleRNN", "TimeDistributed", "merge",
         "Input", "Model", "Sequential", "load_model",
         "BackupAndRestore", "Callback", "CSVLogger", "EarlyStopping", "HeldOutEvaluation", "History",
         "LearningRateScheduler", "ModelCheckpoint", "ReduceLROnPlateau", "StopAtStep",
@@ -44,7 +46,7 @@ def test_saving_and_summary_do_not_import_the_model_classes():
 def test_saved_models_may_name_every_layer_class_symrnn_defines():
     expected = {"Dense", "Activation", "Flatten", "Embedding", "TimeDistributed", "Add",
                 "Dropout", "BatchNormalization", "SimpleRNN", "GRU", "LSTM", "Bidirectional",
-                "InputLayer"}
+                "InputLayer", "Concatenate", "Multiply", "Average", "Maximum"}
     classes = saving.layer_classes()
     assert expected <= set(classes)
     assert all(issubclass(cls, base.Layer) for cls in classes.values())
