@@ -12,6 +12,8 @@ Run ``python -m symrnn.bench --help`` (or ``symrnn bench --help``). One module p
 - :mod:`.torch_twins`: the models in PyTorch eager, with symrnn's weights;
 - :mod:`.timing`: alternating rounds; :mod:`.flops`: the FLOP bound;
 - :mod:`.probes`: cold/warm compile probes; :mod:`.mainjob`: ``symrnn train`` timed;
+- :mod:`.masked`: ``--masked``, masked variable-length training against PyTorch's
+  packed sequences;
 - :mod:`.report`: printing.
 
 Nothing here imports :mod:`symrnn.app` (the CLI imports the bench).

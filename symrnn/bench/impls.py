@@ -33,6 +33,12 @@ from .spec import LR, compiled_model, twin_weights
 from .torch_twins import TorchTwin
 
 
+def failure(impl, stage, err):
+    """A failed row: which implementation, at what stage, and the error's first line."""
+    message = (str(err).strip().splitlines() or [""])[0]
+    return {"impl": impl.name, "stage": stage, "error": f"{type(err).__name__}: {message}"}
+
+
 def initial_weights(model, vocab, hidden, embed, dtype):
     """The seeded initial weights every implementation starts from (symrnn's own init)."""
     return twin_weights(char_model(vocab, model, hidden=hidden, dtype=dtype, embed=embed))

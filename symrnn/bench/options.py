@@ -5,12 +5,22 @@
 (['gru', 'lstm'], 1, False)
 >>> parse_args([]).models
 ['simplernn', 'gru', 'lstm']
+>>> masked = parse_args(["--masked"])
+>>> masked.models, masked.kinds, masked.hidden, masked.seq, masked.batch
+(['gru', 'lstm'], ['one-to-one', 'many-to-one'], 128, [40], [64])
 """
 import argparse
 
 from ..graph.backend import BACKENDS
 from ..layers.charmodels import CHAR_DEFAULTS, EMBED, MODELS
 from .spec import CELL_ALIASES, DEFAULT_MODELS
+
+#: ``--masked``: its cells, its kinds of model, and its sizes where --hidden/--seq/--batch
+#: are not given (the per-model rows' defaults are DEFAULT_SIZES).
+MASKED_MODELS = ("gru", "lstm")
+MASKED_KINDS = ("one-to-one", "many-to-one")
+MASKED_SIZES = {"hidden": 128, "seq": [40], "batch": [64]}
+DEFAULT_SIZES = {"hidden": CHAR_DEFAULTS["hidden"], "seq": [8, 40], "batch": [1, 64]}
 
 DESCRIPTION = ("Time the character models symrnn trains (built as `symrnn train --model NAME` "
                "builds them) against the same models in PyTorch eager and by hand in numpy, "
@@ -39,10 +49,14 @@ def build_parser():
                        help="the same by cell: simple (= simplernn), gru, lstm")
     ap.add_argument("--vocab", type=_at_least(2), default=86, help="vocabulary size (default 86, "
                     "the lesson's Nietzsche text)")
-    ap.add_argument("--hidden", type=_at_least(1), default=CHAR_DEFAULTS["hidden"])
+    ap.add_argument("--hidden", type=_at_least(1),
+                    help=f"hidden units (default {DEFAULT_SIZES['hidden']}; "
+                         f"--masked: {MASKED_SIZES['hidden']})")
     ap.add_argument("--embed", type=_at_least(1), default=EMBED, help="embedding width (layer models)")
-    ap.add_argument("--seq", type=_at_least(1), nargs="+", default=[8, 40], help="window lengths T")
-    ap.add_argument("--batch", type=_at_least(1), nargs="+", default=[1, 64], help="batch sizes B")
+    ap.add_argument("--seq", type=_at_least(1), nargs="+",
+                    help="window lengths T (default 8 40; --masked: 40, the padded length)")
+    ap.add_argument("--batch", type=_at_least(1), nargs="+",
+                    help="batch sizes B (default 1 64; --masked: 64)")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--backend", nargs="+", default=["numba"], choices=BACKENDS,
                     help="symrnn backends to time (default numba); one that fails is reported "
@@ -71,19 +85,45 @@ def build_parser():
     ap.add_argument("--profile", action="store_true",
                     help="print PyTensor's per-op profile of the first model's training function "
                          "(largest case, first backend) and exit")
+    ap.add_argument("--masked", action="store_true",
+                    help="time masked variable-length training instead (symrnn.bench.masked): "
+                         "Embedding(mask_zero=True) -> GRU/LSTM -> a per-step or a last-step "
+                         "head, against PyTorch's packed sequences; --cell gru/lstm and --kind "
+                         "pick the cases")
+    ap.add_argument("--kind", nargs="+", choices=MASKED_KINDS, metavar="KIND",
+                    help="with --masked: one-to-one (a target per step) and/or many-to-one "
+                         "(a class per row; default both)")
     ap.add_argument("--probe", help=argparse.SUPPRESS)   # child mode: one implementation
     return ap
 
 
 def parse_args(argv):
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    args = ap.parse_args(argv)
     if args.cell:
         args.models = [CELL_ALIASES[c] for c in args.cell]
     elif args.model:
         args.models = list(MODELS) if "all" in args.model else args.model
     else:
-        args.models = list(DEFAULT_MODELS)
+        args.models = list(MASKED_MODELS if args.masked else DEFAULT_MODELS)
     args.models = list(dict.fromkeys(args.models))   # each once, in the order given
+    if args.kind and not args.masked:
+        ap.error("--kind picks --masked cases; add --masked")
+    args.kinds = None
+    if args.masked:
+        unmasked = [m for m in args.models if m not in MASKED_MODELS]
+        if unmasked:
+            ap.error(f"--masked times gru and lstm (--cell gru lstm), not {' '.join(unmasked)}")
+        if args.main_job:
+            ap.error("--masked cannot go with --main-job")
+        if args.probes:
+            ap.error("--masked has no compile probes (the per-model rows have them)")
+        args.probes = False
+        args.kinds = list(dict.fromkeys(args.kind or MASKED_KINDS))
+    sizes = MASKED_SIZES if args.masked else DEFAULT_SIZES
+    for key, value in sizes.items():
+        if getattr(args, key) is None:
+            setattr(args, key, list(value) if isinstance(value, list) else value)
     if args.quick:
         args.repeats, args.round_seconds, args.gen_chars = 1, 0.0, 20
     if args.probes is None:

@@ -2,7 +2,9 @@
 
 ``python -m symrnn.bench.recurrence_op [B T H]`` (defaults 64 40 256) prints, per cell,
 milliseconds for one forward + backward of the op's kernels (float32, tanh /
-hard_sigmoid, full gradient), of the same GEMMs done with numpy (T forward
+hard_sigmoid, full gradient), of the same kernels with a step mask (``masked``:
+lengths uniform in ``[T // 2, T]``, post-padded, as ``symrnn bench --masked``
+pads), of the same GEMMs done with numpy (T forward
 ``[B, H] x [H, G*H]``, T backward ``[B, G*H] x [G*H, H]``, one
 ``[H, T*B] x [T*B, G*H]``: the FLOP bound), and of ``torch.nn.RNN/GRU/LSTM``
 forward + backward when torch is installed. Set ``OPENBLAS_NUM_THREADS=1``
@@ -32,15 +34,26 @@ def best_ms(fn, repeats=15):
     return 1e3 * min(times)
 
 
-def kernel_step(cell, B, T, H, dtype="float32"):
-    """A closure running the forward and backward kernels once."""
+def post_padded_step_mask(B, T, dtype="float32", seed=0):
+    """A ``[T, B]`` step mask: 1 on each row's first ``length`` steps, lengths uniform in
+    ``[T // 2, T]``."""
+    lengths = np.random.default_rng(seed).integers(max(1, T // 2), T + 1, size=B)
+    return np.ascontiguousarray(np.arange(T)[:, None] < lengths[None, :], dtype)
+
+
+def kernel_step(cell, B, T, H, dtype="float32", masked=False):
+    """A closure running the forward and backward kernels once (``masked``: with a
+    :func:`post_padded_step_mask`)."""
     G, rng = N_GATES[cell], np.random.default_rng(0)
-    forward = callable_from_python(forward_kernel(cell, "tanh", GATE_ACT[cell], False, dtype))
+    forward = callable_from_python(forward_kernel(cell, "tanh", GATE_ACT[cell], False, dtype,
+                                                  has_step_mask=masked))
     backward = callable_from_python(backward_kernel(cell, "tanh", GATE_ACT[cell], False, None,
-                                                    -1, dtype))
+                                                    -1, dtype, has_step_mask=masked))
     inputs = [rng.normal(0, 1, (T, B, G * H)).astype(dtype)]
     inputs += [np.zeros((B, H), dtype) for _ in range(N_STATES[cell])]
     inputs.append(rng.normal(0, 1 / np.sqrt(H), (H, G * H)).astype(dtype))
+    if masked:
+        inputs.append(post_padded_step_mask(B, T, dtype))
     state_grads = [rng.normal(size=(T, B, H)).astype(dtype) for _ in range(N_STATES[cell])]
 
     def step():
@@ -83,6 +96,7 @@ def main(B=64, T=40, H=256):
     print(f"B={B} T={T} H={H} float32, ms per forward + backward (best of 15)")
     for cell in N_GATES:
         row = {"kernels": best_ms(kernel_step(cell, B, T, H)),
+               "masked": best_ms(kernel_step(cell, B, T, H, masked=True)),
                "numpy GEMMs": best_ms(gemm_step(cell, B, T, H))}
         try:
             row["torch"] = best_ms(torch_step(cell, B, T, H))

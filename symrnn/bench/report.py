@@ -92,3 +92,52 @@ def print_probes(rows):
         print(f"{label} first step after {r['first_step_s']:.1f} s (in-process "
               f"{r['in_process_first_step_s']:.1f} s), next step {r['next_step_s'] * 1e3:.0f} ms, "
               f"peak RSS {r['maxrss_mb']:.0f} MB")
+
+
+def describe_masked(sizes):
+    """The ``--masked`` models, symrnn's and PyTorch's."""
+    v, e, h = sizes["vocab"], sizes["embed"], sizes["hidden"]
+    return (f"Embedding({v}, {e}, mask_zero=True) -> GRU/LSTM({h}, sigmoid gates, "
+            f"{sizes['dtype']}) -> one-to-one: TimeDistributed(Dense({v}, softmax)) on "
+            f"return_sequences; many-to-one: Dense({sizes['classes']}, softmax) on the last real "
+            "step; sparse cross-entropy over real steps; SGD. PyTorch: nn.Embedding(padding_idx=0) "
+            "-> pack_padded_sequence(enforce_sorted=False) -> nn.GRU/nn.LSTM -> one-to-one: "
+            "pad_packed_sequence -> nn.Linear -> cross_entropy(ignore_index=0); many-to-one: "
+            "h_n -> nn.Linear -> cross_entropy; same initial weights. torch-padded: the same "
+            "without packing, the RNN over all B*T steps (exact for post-padding)")
+
+
+def print_masked(result):
+    cases = result["cases"]
+    print(f"\n=== --masked: {describe_masked(result['sizes'])}")
+    for case in cases:
+        print_failures(case["failures"])
+    print(f"Lengths uniform in [T/2, T], post-padded with id 0 (seed {result['sizes']['seed']})")
+    print("\nMasked training: real chars/s (forward + backward + SGD; only real steps count), "
+          "median of rounds; padded steps/s: the same rate counting all B*T steps; x torch, "
+          "x padded: median over torch's (packed), torch-padded's")
+    print(f"{'cell':<5} {'kind':<12} {'seq':>4} {'batch':>5} {'real':>6} {'impl':<14} "
+          f"{'real ch/s':>10} {'min-max':>19} {'padded/s':>9} {'x torch':>8} {'x padded':>8}")
+    for case in cases:
+        for r in case["train"]:
+            print(f"{case['cell']:<5} {case['kind']:<12} {case['seq']:>4} {case['batch']:>5} "
+                  f"{case['real_chars']:>6} {r['impl']:<14} {r['median']:>10.0f} "
+                  f"{r['min']:>9.0f}-{r['max']:<9.0f} {r['padded_steps_per_s']:>9.0f} "
+                  f"{fmt(r['x_torch'], '8.2f')} {fmt(r['x_torch_padded'], '8.2f')}")
+    print("(real: real characters of the B*T padded steps per batch)")
+    print("\nFirst-batch loss, initial weights, against the masked loss in float64 numpy "
+          "(symrnn.bench.masked.numpy_masked_loss):")
+    for case in cases:
+        check = case["loss_check"]
+        parts = [f"{e['impl']} {e['loss']:.6f}" + ("" if e["weights"] == "initial" else
+                                                   f" (numpy {e['numpy']:.6f}, {e['weights']})")
+                 for e in check["entries"]]
+        worst = max((e["rel_diff"] for e in check["entries"]), default=0.0)
+        numpy_loss = next((e["numpy"] for e in check["entries"] if e["weights"] == "initial"), None)
+        print(f"  {case['cell']:<5} {case['kind']:<12} T={case['seq']} B={case['batch']}: numpy "
+              f"{fmt(numpy_loss, '.6f')}, {', '.join(parts)}; max rel diff {worst:.1e} "
+              f"{'ok' if check['ok'] else 'MISMATCH'} (rtol {check['rtol']:.0e})")
+    print("\nIn-process build + first call seconds (Numba compiles at the first call):")
+    for case in cases:
+        times = ", ".join(f"{name} {s:.1f}" for name, s in case["first_step_s"].items())
+        print(f"  {case['cell']:<5} {case['kind']:<12} T={case['seq']} B={case['batch']}: {times}")

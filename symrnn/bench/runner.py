@@ -20,7 +20,9 @@ rotating who goes first; :mod:`symrnn.bench.timing`):
 - in-process build + first-call seconds, and compile probes
   (:mod:`symrnn.bench.probes`): cold and warm caches, peak memory.
 
-``--main-job`` times ``symrnn train`` itself instead (:mod:`symrnn.bench.mainjob`).
+``--main-job`` times ``symrnn train`` itself instead (:mod:`symrnn.bench.mainjob`), and
+``--masked`` masked variable-length training against PyTorch's packed sequences
+(:mod:`symrnn.bench.masked`: its own table, and the JSON's ``masked`` key).
 
 PyTorch is optional: without it its rows are left out. A symrnn backend that
 fails (``--backend jax`` without jax, say) is reported as a failed row. Set
@@ -48,12 +50,14 @@ from .impls import (
     SymrnnSampler,
     SymrnnTrainer,
     TorchImpl,
+    failure,
     initial_weights,
     sampler_matches_per_call,
 )
+from .masked import profile_masked, run_masked
 from .options import parse_args
 from .probes import batch_ids, probe_main, run_probes
-from .report import print_header, print_model, print_probes
+from .report import print_header, print_masked, print_model, print_probes
 from .timing import alternate, ratio, summary, timed
 from .torch_twins import TORCH_PIN, load_torch
 
@@ -64,12 +68,6 @@ def blas_threads():
         if os.environ.get(var, "").isdigit():
             return int(os.environ[var])
     return os.cpu_count() or 1
-
-
-def failure(impl, stage, err):
-    """A failed row: which implementation, at what stage, and the error's first line."""
-    message = (str(err).strip().splitlines() or [""])[0]
-    return {"impl": impl.name, "stage": stage, "error": f"{type(err).__name__}: {message}"}
 
 
 # ------------------------------------------------------------------- training
@@ -197,7 +195,7 @@ def main(argv=None):
     if args.main_job:
         return mainjob.main()
     if args.profile:
-        return profile_train(args)
+        return profile_masked(args) if args.masked else profile_train(args)
     torch = None if args.no_torch else load_torch()
     if torch is None and not args.no_torch:
         print(f"PyTorch not installed: its rows are left out (pip install {TORCH_PIN})")
@@ -205,6 +203,12 @@ def main(argv=None):
         torch.set_num_threads(blas_threads())
     info = machine_info(args, torch)
     print_header(info)
+    if args.masked:
+        masked = run_masked(args, torch)
+        print_masked(masked)
+        if args.json:
+            write_json(args, {"machine": info, "masked": masked})
+        return 0
     models = []
     for model in args.models:
         models.append(run_model(args, model, torch))
@@ -216,11 +220,14 @@ def main(argv=None):
             probes += run_probes(args, model, torch_too=torch is not None)
         print_probes(probes)
     if args.json:
-        config = {k: v for k, v in vars(args).items() if k != "probe"}
-        with open(args.json, "w") as f:
-            json.dump({"config": config, "machine": info, "models": models, "probes": probes}, f,
-                      indent=1)
+        write_json(args, {"machine": info, "models": models, "probes": probes})
     return 0
+
+
+def write_json(args, results):
+    config = {k: v for k, v in vars(args).items() if k != "probe"}
+    with open(args.json, "w") as f:
+        json.dump({"config": config, **results}, f, indent=1)
 
 
 if __name__ == "__main__":
