@@ -70,17 +70,25 @@ INITIALISERS = {
 }
 
 
+def initialiser(init):
+    """The initialiser ``init`` names (or ``init`` itself, a callable ``(shape, rng)``); a
+    ConfigError naming the valid names otherwise, so a layer can refuse it when it is made.
+
+    >>> initialiser("orthogonal").__name__
+    'orthogonal'
+    """
+    if callable(init):
+        return init
+    try:
+        return INITIALISERS[init]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown initialiser {init!r}; valid names: "
+                          f"{', '.join(sorted(INITIALISERS))} (or a callable (shape, rng))") from None
+
+
 def init_array(init, shape, rng, dtype="float64"):
     """Evaluate an initialiser given by name or callable, cast to ``dtype``."""
-    if callable(init):
-        fn = init
-    else:
-        try:
-            fn = INITIALISERS[init]
-        except KeyError:
-            raise ConfigError(f"unknown initialiser {init!r}; valid names: "
-                              f"{', '.join(sorted(INITIALISERS))}") from None
-    return np.asarray(fn(tuple(shape), rng), dtype=dtype)
+    return np.asarray(initialiser(init)(tuple(shape), rng), dtype=dtype)
 
 
 def shared(value, name, dtype=None):

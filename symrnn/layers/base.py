@@ -117,6 +117,8 @@ class Layer:
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
                  batch_input_shape=None, batch_size=None, seed=None):
+        if name is not None and not (isinstance(name, str) and name):
+            raise ConfigError(f"a layer's name must be a non-empty string, got {name!r}")
         self.name = name or unique_name(type(self).__name__.lower())
         self.trainable, self.dtype, self.seed = trainable, dtype, seed
         self.rng = np.random.default_rng(seed)  # initial weights (and masks) from here

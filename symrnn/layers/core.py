@@ -14,6 +14,7 @@ import pytensor.tensor as pt
 
 from ..errors import ConfigError, ShapeError
 from ..graph.cells import activation as get_activation
+from ..graph.params import initialiser
 from ..graph.projection import MAX_TABLE_ROWS
 from ..graph.shapes import sizes
 from .base import Layer, as_list
@@ -58,6 +59,7 @@ class Dense(Layer):
         self.activation = _name_of(activation)
         self.act = get_activation(activation)
         self.init = init or kernel_initializer
+        initialiser(self.init)   # an unknown name is refused now, not at the first call
         self.use_bias = bias if use_bias is None else use_bias
 
     def build(self, input_shape):
@@ -137,6 +139,7 @@ class Embedding(Layer):
             _positive_whole(input_length, "Embedding input_length")
         self.input_length = input_length
         self.init = embeddings_initializer or init
+        initialiser(self.init)
         self.mask_zero = bool(mask_zero)
         self.dropout = _rate(dropout, "Embedding dropout")
         if self.dropout:
@@ -274,6 +277,9 @@ class TimeDistributed(Layer):
 
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(layer, Layer):
+            raise ConfigError(f"TimeDistributed wraps a layer (e.g. Dense(86)), got "
+                              f"{type(layer).__name__}")
         self.layer = layer
 
     def build(self, input_shape):

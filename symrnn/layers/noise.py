@@ -10,6 +10,7 @@ import pytensor.tensor as pt
 
 from ..errors import ConfigError
 from .base import Layer
+from .core import _rate
 
 
 class Dropout(Layer):
@@ -24,9 +25,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= float(rate) < 1.0:
-            raise ConfigError(f"Dropout rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
+        self.rate = _rate(rate, "Dropout rate")
         self.rng_var = pytensor.shared(np.random.default_rng(self.seed), name=f"{self.name}.rng")
 
     def call(self, x, training=False):
@@ -56,7 +55,11 @@ class BatchNormalization(Layer):
 
     def __init__(self, momentum=0.99, epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)
-        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.momentum = _rate(momentum, "BatchNormalization momentum")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float, np.integer, np.floating)) \
+                or not 0 < epsilon < np.inf:
+            raise ConfigError(f"BatchNormalization epsilon must be a number > 0, got {epsilon!r}")
+        self.epsilon = float(epsilon)
 
     def build(self, input_shape):
         n = (input_shape[-1],)

@@ -41,22 +41,20 @@ from ..graph.cells import ACTIVATIONS
 from ..graph.cells import activation as get_activation
 from ..graph.gated import lstm_bias_init
 from ..graph.loops import loop
-from ..graph.params import init_array
+from ..graph.params import init_array, initialiser
 from ..graph.projection import time_major_projection
 from ..graph.recurrence import recurrence
 from ..graph.recurrence import supported as recurrence_supported
 from .base import Layer, as_list, float_dtype
 from .core import _name_of, _positive_whole
+from .core import _rate as _fraction
 
 
 CONSUME_LESS = (None, "cpu", "mem", "gpu")
 
 
 def _rate(value, name):
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise ConfigError(f"{name} must be in [0, 1), got {value}")
-    return value
+    return _fraction(value, name)
 
 
 def _by_name(fn, name):
@@ -152,6 +150,10 @@ class Recurrent(Layer):
         if grad_clip is not None and not float(grad_clip) > 0:
             raise ConfigError(f"grad_clip must be a positive number (or None), got {grad_clip!r}")
         self.grad_clip = None if grad_clip is None else float(grad_clip)
+        if isinstance(truncate_gradient, bool) or not isinstance(truncate_gradient, (int, np.integer)) \
+                or not (truncate_gradient == -1 or truncate_gradient >= 1):
+            raise ConfigError(f"truncate_gradient must be -1 (every step) or a whole number of "
+                              f"steps >= 1, got {truncate_gradient!r}")
         self.truncate_gradient = int(truncate_gradient)
         self.stateful, self.states = bool(stateful), []
         self.rng_var = pytensor.shared(np.random.default_rng(self.seed), name=f"{self.name}.rng")
@@ -159,6 +161,7 @@ class Recurrent(Layer):
         self.activation, self.act = _name_of(activation), get_activation(activation)
         self.init = init or kernel_initializer
         self.inner_init = inner_init or recurrent_initializer
+        initialiser(self.init), initialiser(self.inner_init)   # unknown names refused now
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.unroll = bool(go_backwards), bool(unroll)
         self._step = step

@@ -86,3 +86,38 @@ def test_embedding_dropout_draws_a_new_set_of_words_for_each_batch():
     rng_before = model.layers[1].rng_var.get_value().bit_generator.state
     model.fit(x, y, batch_size=5, verbose=0)
     assert model.layers[1].rng_var.get_value().bit_generator.state != rng_before
+
+
+CONSTRUCTORS = [
+    (lambda: Dense(0), "Dense units must be a whole number >= 1"),
+    (lambda: Dense(2.5), "Dense units must be a whole number"),
+    (lambda: Dense(3, activation="nope"), "unknown activation 'nope'"),
+    (lambda: Dense(3, init="nope"), "unknown initialiser 'nope'"),
+    (lambda: Dropout(1.0), r"Dropout rate must be a fraction in \[0, 1\)"),
+    (lambda: Dropout("x"), "Dropout rate must be a fraction"),
+    (lambda: SimpleRNN(0), "SimpleRNN units must be a whole number >= 1"),
+    (lambda: LSTM(3, dropout_W=1.2), r"dropout must be a fraction in \[0, 1\)"),
+    (lambda: GRU(3, inner_activation="nope"), "unknown activation 'nope'"),
+    (lambda: SimpleRNN(3, inner_init="nope"), "unknown initialiser 'nope'"),
+    (lambda: SimpleRNN(3, truncate_gradient=0), "truncate_gradient must be -1"),
+    (lambda: SimpleRNN(3, grad_clip=-1), "grad_clip must be a positive number"),
+    (lambda: Embedding(5, 2, init="nope"), "unknown initialiser 'nope'"),
+    (lambda: Embedding(0, 2), "input_dim .* must be a whole number >= 1"),
+    (lambda: TimeDistributed(3), "TimeDistributed wraps a layer"),
+    (lambda: Activation("nope"), "unknown activation 'nope'"),
+    (lambda: Dense(3, name=5), "name must be a non-empty string"),
+]
+
+
+@pytest.mark.parametrize("make, message", CONSTRUCTORS, ids=range(len(CONSTRUCTORS)))
+def test_layer_constructors_refuse_bad_sizes_rates_and_names_when_called(make, message):
+    with pytest.raises(ConfigError, match=message):
+        make()
+
+
+def test_batch_normalization_refuses_bad_momentum_and_epsilon():
+    from symrnn.layers import BatchNormalization
+    with pytest.raises(ConfigError, match="momentum must be a fraction"):
+        BatchNormalization(momentum=2)
+    with pytest.raises(ConfigError, match="epsilon must be a number > 0"):
+        BatchNormalization(epsilon=-1)
