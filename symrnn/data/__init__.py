@@ -42,8 +42,9 @@ from .windows import (
 )
 
 __all__ = [
-    "NIETZSCHE_URL", "NIETZSCHE_SHA256", "LESSON_DROP_LAST", "PAD_CHAR", "BatchMixer", "MixIterator",
-    "Vocab", "check_temperature", "count_windows", "default_cache_dir", "fetch_nietzsche",
-    "generate_from_windows", "load_corpus", "load_reviews", "one_hot", "pad_sequences",
-    "sample_index", "split_tail", "stateful_layout", "train_heldout_windows", "windows",
+    "BatchMixer", "LESSON_DROP_LAST", "MixIterator", "NIETZSCHE_SHA256", "NIETZSCHE_URL",
+    "PAD_CHAR", "Vocab", "check_temperature", "count_windows", "default_cache_dir",
+    "fetch_nietzsche", "generate_from_windows", "load_corpus", "load_reviews", "one_hot",
+    "pad_sequences", "sample_index", "split_tail", "stateful_layout", "train_heldout_windows",
+    "windows",
 ]

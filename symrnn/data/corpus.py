@@ -10,14 +10,11 @@ text once, checks its sha256 and caches it; any other value is a path.
 from __future__ import annotations
 
 import codecs
-import hashlib
 import os
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from ..errors import ConfigError, CorpusError, CorpusNotFound
+from .download import default_cache_dir, fetch_checked  # noqa: F401 (default_cache_dir: its old home)
 
 NIETZSCHE_URL = "https://s3.amazonaws.com/text-datasets/nietzsche.txt"
 NIETZSCHE_SHA256 = "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647"
@@ -160,16 +157,6 @@ def _decode(path: Path, raw: bytes, encoding: str) -> str:
 # Downloading
 
 
-def default_cache_dir() -> Path:
-    """Return the cache directory: ``$SYMRNN_CACHE``, else ``$XDG_CACHE_HOME/symrnn``,
-    else ``~/.cache/symrnn``."""
-    if os.environ.get("SYMRNN_CACHE"):
-        return Path(os.environ["SYMRNN_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "symrnn"
-    return Path.home() / ".cache" / "symrnn"
-
-
 def fetch_nietzsche(
     cache_dir=None,
     url: str = NIETZSCHE_URL,
@@ -208,58 +195,4 @@ def fetch_nietzsche(
         The downloaded file has the wrong checksum (it is deleted), or the
         cache directory cannot be created.
     """
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    target = cache / NIETZSCHE_FILENAME
-    expected = sha256.lower()
-    if target.is_file() and _sha256_of_file(target) == expected:
-        return target
-    _make_cache_dir(cache)
-    tmp_path, got = _download_to_temp(url, cache, timeout)
-    try:
-        if got != expected:
-            raise CorpusError(
-                f"downloaded {url} but its sha256 is {got}, expected {expected}; the file "
-                f"was discarded. Pass a local copy instead, e.g. {LOCAL_COPY_HINT}"
-            )
-        os.replace(tmp_path, target)  # atomic on one filesystem: readers see old or new, never half
-    finally:
-        tmp_path.unlink(missing_ok=True)
-    return target
-
-
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _make_cache_dir(cache: Path) -> None:
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CorpusError(
-            f"cannot create the cache directory {cache} ({exc.strerror or exc}); pass "
-            f"cache_dir= or set SYMRNN_CACHE to a writable directory"
-        ) from exc
-
-
-def _download_to_temp(url: str, cache: Path, timeout: float) -> tuple[Path, str]:
-    """Stream ``url`` into a temp file in ``cache``; return (path, sha256 hex)."""
-    fd, name = tempfile.mkstemp(dir=cache, prefix=".nietzsche-", suffix=".part")
-    tmp_path = Path(name)
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            for block in iter(lambda: response.read(1 << 16), b""):
-                digest.update(block)
-                out.write(block)
-    except (urllib.error.URLError, OSError) as exc:  # TimeoutError is an OSError
-        tmp_path.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", None) or exc
-        raise CorpusNotFound(
-            f"could not download {url} ({reason}); the machine seems offline or the "
-            f"server is unreachable. Pass a local copy instead, e.g. {LOCAL_COPY_HINT}"
-        ) from exc
-    return tmp_path, digest.hexdigest()
+    return fetch_checked(url, cache_dir, NIETZSCHE_FILENAME, sha256, timeout, LOCAL_COPY_HINT)

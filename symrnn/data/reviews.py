@@ -40,13 +40,9 @@ equal to the largest into ``oov_char``).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tarfile
-import tempfile
-import urllib.error
-import urllib.request
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -54,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, CorpusError, CorpusNotFound
-from .corpus import default_cache_dir
+from .download import fetch_checked, sha256_of_file
 
 REVIEWS_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 # The published checksum of that archive, as TensorFlow Datasets pins it: the file
@@ -135,7 +131,7 @@ def review_archive(source=None, cache_dir=None, sha256: str | None = REVIEWS_SHA
         raise CorpusNotFound(f"review archive {path} does not exist; check the path, or leave "
                              f"the source unset to download {REVIEWS_URL} once")
     if sha256 is not None:
-        got, expected = _sha256_of_file(path), sha256.lower()
+        got, expected = sha256_of_file(path), sha256.lower()
         if got != expected:
             raise CorpusError(
                 f"review archive {path} has sha256 {got}, expected {expected} "
@@ -332,48 +328,5 @@ def fetch_reviews(cache_dir=None, url: str = REVIEWS_URL, sha256: str = REVIEWS_
         The download has the wrong sha256 (it is deleted), or the cache
         directory cannot be created.
     """
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    target = cache / REVIEWS_FILENAME
-    expected = sha256.lower()
-    if target.is_file() and _sha256_of_file(target) == expected:
-        return target
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CorpusError(f"cannot create the cache directory {cache} ({exc.strerror or exc}); "
-                          f"pass cache_dir= or set SYMRNN_CACHE to a writable directory") from exc
-    tmp_path, got = _download_to_temp(url, cache, timeout)
-    try:
-        if got != expected:
-            raise CorpusError(f"downloaded {url} but its sha256 is {got}, expected {expected}; "
-                              f"the file was discarded. Pass a local copy instead, e.g. "
-                              f"{LOCAL_COPY_HINT}")
-        os.replace(tmp_path, target)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-    return target
+    return fetch_checked(url, cache_dir, REVIEWS_FILENAME, sha256, timeout, LOCAL_COPY_HINT)
 
-
-def _download_to_temp(url: str, cache: Path, timeout: float) -> tuple[Path, str]:
-    fd, name = tempfile.mkstemp(dir=cache, prefix=".aclImdb-", suffix=".part")
-    tmp_path, digest = Path(name), hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                digest.update(block)
-                out.write(block)
-    except (urllib.error.URLError, OSError) as exc:   # TimeoutError is an OSError
-        tmp_path.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", None) or exc
-        raise CorpusNotFound(f"could not download {url} ({reason}); the machine seems offline "
-                             f"or the server is unreachable. Pass a local copy instead, e.g. "
-                             f"{LOCAL_COPY_HINT}") from exc
-    return tmp_path, digest.hexdigest()
-
-
-def _sha256_of_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

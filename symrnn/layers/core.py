@@ -149,14 +149,18 @@ class Embedding(Layer):
         self.W = self.add_weight("W", (self.input_dim, self.output_dim), self.init)
 
     def call(self, ids, training=False):
-        W = self.W
+        ids = pt.cast(ids, "int64")
+        rows = self.W[ids]
         if training and self.dropout:
+            # one draw per word of the vocabulary, read at the ids: the rows of W a batch
+            # uses are scaled, not all input_dim of them
             keep = 1.0 - self.dropout
             next_rng, kept = pt.random.bernoulli(keep, size=(self.input_dim,),
                                                  rng=self.latest(self.rng_var), return_next_rng=True)
             self.add_update(self.rng_var, next_rng)
-            W = W * (pt.cast(kept, W.dtype) / np.asarray(keep, dtype=W.dtype))[:, None]
-        return W[pt.cast(ids, "int64")]
+            scale = pt.cast(kept, rows.dtype) / np.asarray(keep, dtype=rows.dtype)
+            rows = rows * scale[ids][..., None]
+        return rows
 
     def output_masked(self, inputs_masked, kwargs):
         return self.mask_zero
