@@ -22,13 +22,24 @@ pytensor.config.mode = "FAST_COMPILE"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--runslow", action="store_true", help="run long lesson reproductions")
+    parser.addoption("--runslow", action="store_true",
+                     help="run long lesson reproductions (and the heavy tests)")
+    parser.addoption("--heavy", action="store_true",
+                     help="run the tests that compile whole models for Numba or JAX")
+
+
+def runs_heavy(config):
+    """Whether this run compiles whole models for Numba and JAX (``--heavy``, ``--runslow``)."""
+    return config.getoption("--heavy") or config.getoption("--runslow")
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--runslow"):
-        return
-    skip = pytest.mark.skip(reason="slow: pass --runslow to run")
+    # The default suite stays a few minutes on 2 cores with fresh caches: whole-model
+    # Numba/JAX compiles (about 20 s each there) are opt-in, and .ci/run opts in.
+    skip_slow = pytest.mark.skip(reason="slow: pass --runslow to run")
+    skip_heavy = pytest.mark.skip(reason="compiles whole models for Numba/JAX: pass --heavy")
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+        if "slow" in item.keywords and not config.getoption("--runslow"):
+            item.add_marker(skip_slow)
+        elif "heavy" in item.keywords and not runs_heavy(config):
+            item.add_marker(skip_heavy)

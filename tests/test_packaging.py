@@ -76,6 +76,7 @@ def test_data_module_does_not_import_pytensor():
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
+@pytest.mark.heavy
 def test_default_numba_backend_trains_like_the_py_backend():
     """The suite runs on the quick-compiling py backend; this proves the default agrees
     (and jax, when installed: tests/graph/test_backends.py compares it with py on every model)."""

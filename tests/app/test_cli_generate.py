@@ -8,7 +8,7 @@ from symrnn.app.run import generation_window, load_run, sample_text
 from symrnn.layers.generation import Generator
 
 TINY = ["--hidden", "6", "--seq-len", "5", "--batch-size", "4", "--sequences", "40", "--no-progress",
-        "--sample", "0"]
+        "--sample", "0", "--backend", "py"]
 
 
 @pytest.fixture

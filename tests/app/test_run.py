@@ -70,6 +70,7 @@ def test_interrupted_and_resumed_equals_uninterrupted_every_array(tmp_path):
     assert want_meta["fit"] == got_meta["fit"] and want_meta["history"] == got_meta["history"]
 
 
+@pytest.mark.heavy
 def test_resume_on_numba_is_bit_for_bit(tmp_path):
     """The CLI's default: numba, float32. One compiled model (Numba compiles once): trained
     straight to step 50 with a checkpoint at 45; then the step-45 checkpoint, copied to a

@@ -95,6 +95,7 @@ def test_sample_ids_rejects_bad_arguments_before_touching_the_state(call, match)
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.heavy
 def test_sample_ids_on_numba_draws_what_py_draws():
     """The backend that matters for speed: the loop with an integer carried output and the
     argmax compile for Numba and draw the same ids (and end in the same state) as py."""

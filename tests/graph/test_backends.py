@@ -2,9 +2,9 @@
 
 The table below says, for each pair, what must happen; a pair that works is run
 (one SGD step's loss and gradients, then three more steps' losses and weights)
-and compared with the py backend in float64. Compiling every model for numba
-(or C) takes minutes on a cold cache, so those rows that work run with
-``--runslow``; the refusals always run (they cost nothing).
+and compared with the py backend in float64. Compiling every model for JAX,
+Numba or C takes minutes on a cold cache, so those rows are marked ``heavy``
+and run with ``--heavy`` (``.ci/run`` passes it).
 """
 import importlib.util
 import os
@@ -28,8 +28,11 @@ from symrnn.runtime import with_package_on_path
 pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
 
 HAS_JAX = importlib.util.find_spec("jax") is not None
-BACKEND_ROWS = [pytest.param("jax", marks=pytest.mark.jax), "numba", "c"]   # py: the reference
-SLOW_TO_COMPILE = ("numba", "c")
+# py is the reference; every model compiled for the others takes minutes on fresh caches,
+# so the rows are heavy: opt-in (--heavy), run by .ci/run
+BACKEND_ROWS = [pytest.param("jax", marks=[pytest.mark.jax, pytest.mark.heavy]),
+                pytest.param("numba", marks=pytest.mark.heavy),
+                pytest.param("c", marks=pytest.mark.heavy)]
 
 
 def expected_error(backend, model):
@@ -55,14 +58,12 @@ def reference(model):
 
 @pytest.mark.parametrize("model", sorted(MODELS))
 @pytest.mark.parametrize("backend", BACKEND_ROWS)
-def test_backend_trains_every_model_like_py_or_refuses_it_by_name(backend, model, request):
+def test_backend_trains_every_model_like_py_or_refuses_it_by_name(backend, model):
     error = expected_error(backend, model)
     if error is not None:
         with pytest.raises(error[0], match=error[1]):
             MODELS[model](backend)
         return
-    if backend in SLOW_TO_COMPILE and not request.config.getoption("--runslow"):
-        pytest.skip(f"compiling every model for {backend} takes minutes: pass --runslow")
     assert_runs_match(MODELS[model](backend), reference(model))
 
 

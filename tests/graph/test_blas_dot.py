@@ -101,10 +101,10 @@ def test_layer_model_numba_graph_uses_blas_dot():
     assert Dot not in types and types.count(blas_dot.BlasDot) >= 3
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_layer_model_on_numba_trains_like_py():
     """The CLI's simplernn model, numbers: a cold Numba compile of a training graph, so
-    opt-in (--runslow); tests/test_packaging.py checks a Numba-vs-py training run by default."""
+    opt-in (--heavy, which .ci/run passes), as tests/test_packaging.py's Numba-vs-py run."""
     rng = np.random.default_rng(3)
     x, y = rng.integers(0, 7, (4, 6)).astype("int32"), rng.integers(0, 7, (4, 6))
     results = []

@@ -260,6 +260,7 @@ def test_bad_input_is_refused_and_changes_nothing(models, case, which, call, err
     assert refusal_problems(models, case, which, call, error, message) == []
 
 
+@pytest.mark.heavy
 def test_bad_input_table_on_numba(tmp_path):
     """The same table on the Numba backend, in one test so one worker compiles the models."""
     models = build_models("numba", tmp_path, train_features=False)
