@@ -30,11 +30,10 @@ def test_cli_generate_matches_generator_sample(tmp_path, corpus, capsys, kind):
         assert main(["generate", run, "--prime", "the c", "--chars", "60", "--seed", "3",
                      "--temperature", "1.5", "--backend", "py", *flags]) == 0
         printed = capsys.readouterr().out.split(f"sampled text (temperature 1.5, {how}):\n")[1]
-        expected = Generator(model.model, backend="py", window=window).sample(
-            model.vocab, "the c", 60, temperature=1.5, seed=3)
+        generator = Generator(model.model, backend="py", window=window)
+        expected = generator.sample(model.vocab, "the c", 60, temperature=1.5, seed=3)
         assert printed.rstrip("\n") == "the c" + expected
-        other_seed = Generator(model.model, backend="py", window=window).sample(
-            model.vocab, "the c", 60, temperature=1.5, seed=4)
+        other_seed = generator.sample(model.vocab, "the c", 60, temperature=1.5, seed=4)
         assert other_seed != expected  # the seed is what makes the two agree
 
 
