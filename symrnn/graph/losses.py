@@ -17,7 +17,6 @@ True
 """
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.compile.builders import OpFromGraph
 from pytensor.gradient import DisconnectedType, disconnected_grad
 from pytensor.graph.basic import Constant, equal_computations
 from pytensor.scalar.math import Sigmoid
@@ -25,8 +24,11 @@ from pytensor.tensor.basic import MakeVector
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
 from pytensor.tensor.shape import Reshape
 from pytensor.tensor.special import Softmax
+from pytensor.tensor.symbolic import TensorSymbolicOp
 
+from ..compat import infer_shape_args
 from ..errors import ConfigError
+from . import expansion
 
 EPSILON = 1e-7  # Keras' clip for probabilities that do not come from a softmax
 
@@ -99,20 +101,79 @@ def sparse_categorical_crossentropy_from_logits(z, ids):
     return sparse_softmax_crossentropy(flat_z, ids.flatten()).reshape(ids.shape)
 
 
+def _loss_term(probs, ids, g_loss):
+    """``g_loss[:, None] * (probs - onehot(ids))``, the meaning of :class:`SparseSoftmaxXentGrad`.
+
+    Subtracts ``g`` at the targets rather than build the one-hot rows (a ``[N, V]``
+    compare and cast that PyTensor's python backend runs element by element).
+    """
+    rows = pt.arange(probs.shape[0])
+    return pt.inc_subtensor((g_loss[:, None] * probs)[rows, ids], -g_loss)
+
+
 def _xent_pullback(inputs, outputs, output_grads):
-    """``dz`` from the loss's gradient and, if connected, the softmax output's."""
+    """``dz`` from the loss's gradient and, if connected, the softmax output's (as a graph)."""
     z, ids = inputs
     _, probs = outputs
     g_loss, g_probs = output_grads
     terms = []
     if not isinstance(g_loss.type, DisconnectedType):
-        # g * (probs - onehot(ids)): subtract g at the targets rather than build the one-hot
-        # rows (a [N, V] compare and cast that PyTensor's python backend runs element by element)
-        rows = pt.arange(z.shape[0])
-        terms.append(pt.inc_subtensor((g_loss[:, None] * probs)[rows, ids], -g_loss))
+        terms.append(_loss_term(probs, ids, g_loss))
     if not isinstance(g_probs.type, DisconnectedType):   # softmax's own rule
         terms.append(probs * (g_probs - (g_probs * probs).sum(axis=1, keepdims=True)))
     return [sum(terms[1:], terms[0]) if terms else pt.zeros_like(z), DisconnectedType()()]
+
+
+def sparse_softmax_graph(z, ids):
+    """The meaning of :class:`SparseSoftmaxXent`: ``[loss [N], probs [N, V]]`` for ``z [N, V]``."""
+    shift = pt.max(z, axis=1, keepdims=True)
+    exp_shifted = pt.exp(z - shift)
+    # The sum is at least 1 (the largest logit contributes exp(0)), so the maximum changes
+    # nothing; it hides log(sum(exp)) and exp / sum(exp) from PyTensor's rewrites, which
+    # would otherwise rebuild each as its own stabilised graph with its own exp.
+    # acc_dtype: a float32 graph sums its (at most V) exps in float32, as Keras does, rather
+    # than casting every element to PyTensor's default float64 accumulator.
+    total_exp = pt.maximum(exp_shifted.sum(axis=1, keepdims=True, acc_dtype=z.dtype), 1)
+    picked = z[pt.arange(z.shape[0]), ids]
+    loss = pt.log(total_exp[:, 0]) + shift[:, 0] - picked
+    return [loss, exp_shifted / total_exp]
+
+
+class SparseSoftmaxXent(expansion.ExpandedGraph, TensorSymbolicOp):
+    """``(z [N, V], ids [N]) -> (loss [N], probs [N, V])``; means :func:`sparse_softmax_graph`.
+
+    Expanded into that graph on every backend but Numba, which runs a fused kernel
+    (:mod:`symrnn.graph.numba.xent`). Its gradient is :class:`SparseSoftmaxXentGrad`
+    when only the loss is differentiated; with the probabilities' gradient connected,
+    the graph of :func:`_xent_pullback` (the softmax rule besides).
+    """
+
+    def infer_shape(self, *args):   # (fgraph,) node, input_shapes: see symrnn.compat
+        _, input_shapes = infer_shape_args(args)
+        z_shape = input_shapes[0]
+        return [(z_shape[0],), tuple(z_shape)]
+
+    def build_inner_graph(self, z, ids):
+        return sparse_softmax_graph(z, ids)
+
+    def pullback(self, inputs, outputs, output_grads):
+        g_loss, g_probs = output_grads
+        if (isinstance(g_loss.type, DisconnectedType)
+                or not isinstance(g_probs.type, DisconnectedType)):
+            return _xent_pullback(inputs, outputs, output_grads)
+        _, ids = inputs
+        return [SparseSoftmaxXentGrad()(outputs[1], ids, g_loss), DisconnectedType()()]
+
+
+class SparseSoftmaxXentGrad(expansion.ExpandedGraph, TensorSymbolicOp):
+    """``(probs [N, V], ids [N], g_loss [N]) -> dz [N, V]``; means :func:`_loss_term`."""
+
+    def infer_shape(self, *args):   # (fgraph,) node, input_shapes: see symrnn.compat
+        _, input_shapes = infer_shape_args(args)
+        return [tuple(input_shapes[0])]
+
+    def build_inner_graph(self, probs, ids, g_loss):
+        return [_loss_term(probs, ids, g_loss)]
 
 
 def sparse_softmax_crossentropy(z, ids):
@@ -124,9 +185,12 @@ def sparse_softmax_crossentropy(z, ids):
     recomputes ``exp`` of every logit and scatters the targets into a zero
     array, two passes over the ``[N, V]`` logits that a training step pays
     for (about a tenth of a batch-64 step on Numba, whose ``exp`` is scalar).
-    ``pytensor.grad`` applies the rule through PyTensor's ``OpFromGraph``,
-    which is inlined before compiling; tests check it against finite
-    differences and against the plain log-softmax graph.
+    The loss is one :class:`SparseSoftmaxXent` node and its gradient one
+    :class:`SparseSoftmaxXentGrad`: expanded into their graphs before compiling
+    on every backend but Numba, where each is one fused pass over the rows
+    (:mod:`symrnn.graph.numba.xent`). Tests check the rule against finite
+    differences and against the plain log-softmax graph, and the kernels against
+    the graphs.
 
     >>> import numpy as np, pytensor
     >>> z = pt.dmatrix("z"); ids = pt.ivector("ids")
@@ -134,21 +198,8 @@ def sparse_softmax_crossentropy(z, ids):
     >>> np.round(f(np.log([[0.5, 0.25, 0.25]]), np.array([1], dtype="int32")), 6)
     array([1.386294])
     """
-    z_in = z.type()
-    ids_in = ids.type()
-    shift = pt.max(z_in, axis=1, keepdims=True)
-    exp_shifted = pt.exp(z_in - shift)
-    # The sum is at least 1 (the largest logit contributes exp(0)), so the maximum changes
-    # nothing; it hides log(sum(exp)) and exp / sum(exp) from PyTensor's rewrites, which
-    # would otherwise rebuild each as its own stabilised graph with its own exp.
-    # acc_dtype: a float32 graph sums its (at most V) exps in float32, as Keras does, rather
-    # than casting every element to PyTensor's default float64 accumulator.
-    total_exp = pt.maximum(exp_shifted.sum(axis=1, keepdims=True, acc_dtype=z.dtype), 1)
-    picked = z_in[pt.arange(z_in.shape[0]), ids_in]
-    loss = pt.log(total_exp[:, 0]) + shift[:, 0] - picked
-    xent = OpFromGraph([z_in, ids_in], [loss, exp_shifted / total_exp], pullback=_xent_pullback,
-                       inline=True, name="sparse_softmax_crossentropy")
-    return xent(z, ids)[0]
+    expansion.register()   # any mode that compiles this graph can expand it
+    return SparseSoftmaxXent()(z, ids)[0]
 
 
 def categorical_crossentropy(probs, y_onehot):

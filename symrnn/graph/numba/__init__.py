@@ -1,7 +1,9 @@
-"""The Numba backend's plumbing: the recurrence op's fused kernels and the BLAS calls.
+"""The Numba backend's plumbing: the fused kernels of the recurrence and loss ops, BLAS calls.
 
-- :mod:`.dispatch`: registers the kernels for the recurrence ops, with on-disk cache keys;
-- :mod:`.kernels`: the fused forward and backward kernels;
+- :mod:`.dispatch`: registers the kernels for the recurrence and softmax cross-entropy ops,
+  with on-disk cache keys;
+- :mod:`.kernels`: the recurrence op's fused forward and backward kernels;
+- :mod:`.xent`: the sparse softmax cross-entropy's fused kernels (one pass per row);
 - :mod:`.fastmath`: vectorisable float32 activations;
 - :mod:`.blas`: row-major GEMM/GEMV calls on scipy's BLAS;
 - :mod:`.blas_dot`: a matrix-product op that reads strides, and its rewrite.

@@ -9,6 +9,13 @@ kernels' code changes, so PyTensor's cache does not serve stale code).
 A node whose inputs and outputs are not all float32 or all float64 runs its
 inner graph through PyTensor's own ``OpFromGraph`` implementation instead.
 
+The sparse softmax cross-entropy ops (:class:`symrnn.graph.losses.SparseSoftmaxXent`
+and :class:`~symrnn.graph.losses.SparseSoftmaxXentGrad`) get the kernels of
+:mod:`symrnn.graph.numba.xent` the same way, keyed by :func:`xent_cache_key`
+(their own :data:`XENT_VERSION` and sources: the recurrence kernels' keys stay as
+they were); a node whose floats are not all one of those dtypes, or whose ids are
+not integers, runs its inner graph.
+
 :func:`keeping_recurrences` is what :func:`symrnn.graph.backend.get_mode` applies to
 the Numba mode: it enables the kernels and excludes the expansion rewrite
 (:mod:`symrnn.graph.expansion`) so that the ops reach the linker. Nothing is
@@ -20,12 +27,17 @@ from pathlib import Path
 
 from ... import compat
 from .. import expansion
+from ..losses import SparseSoftmaxXent, SparseSoftmaxXentGrad
 from ..recurrence import DTYPES, Recurrence, RecurrenceGrad
+from . import xent
 
 # Bump when kernels, fastmath, blas or blas_dot change what the kernels compute or how.
 IMPLEMENTATION_VERSION = 2   # 2: the step mask (has_step_mask)
 # Paths from this folder: the kernels build the cell records' counts into their code.
 KERNEL_SOURCES = ("kernels.py", "fastmath.py", "blas.py", "blas_dot.py", "../cellrecords.py")
+# The cross-entropy kernels (symrnn.graph.numba.xent) have their own version and sources.
+XENT_VERSION = 1
+XENT_SOURCES = ("xent.py",)
 
 _enabled = []
 
@@ -57,21 +69,41 @@ def cache_key(kind, props, dtype):
     return sha256(text.encode()).hexdigest()
 
 
-_digest = []
+def xent_cache_key(kind, dtype, ids_dtype):
+    """:func:`cache_key` for a cross-entropy kernel (``kind``) of float ``dtype`` and ids."""
+    text = str(("symrnn.graph.losses", kind, str(dtype), str(ids_dtype), XENT_VERSION,
+                _source_digest(XENT_SOURCES)))
+    return sha256(text.encode()).hexdigest()
 
 
-def _source_digest():
-    if not _digest:
+_digest = {}
+
+
+def _source_digest(sources=KERNEL_SOURCES):
+    if sources not in _digest:
         here = Path(__file__).parent
-        text = b"".join((here / name).read_bytes() for name in KERNEL_SOURCES)
-        _digest.append(sha256(text).hexdigest())
-    return _digest[0]
+        text = b"".join((here / name).read_bytes() for name in sources)
+        _digest[sources] = sha256(text).hexdigest()
+    return _digest[sources]
 
 
 def kernel_dtype(node):
     """The one float dtype of every input and output of ``node``, or None."""
     dtypes = {v.type.dtype for v in (*node.inputs, *node.outputs)}
     return dtypes.pop() if len(dtypes) == 1 and next(iter(dtypes)) in DTYPES else None
+
+
+def xent_dtypes(node, ids_at):
+    """``(float dtype, ids dtype)`` of a cross-entropy node whose other inputs and outputs
+    share one float dtype of :data:`DTYPES` and whose ``ids`` (input ``ids_at``) are
+    integers; ``(None, None)`` otherwise."""
+    ids = node.inputs[ids_at]
+    floats = [v for v in (*node.inputs, *node.outputs) if v is not ids]
+    dtypes = {v.type.dtype for v in floats}
+    dtype = dtypes.pop() if len(dtypes) == 1 else None
+    if dtype not in DTYPES or not ids.type.dtype.startswith(("int", "uint")):
+        return None, None
+    return dtype, ids.type.dtype
 
 
 def _register_kernels():
@@ -101,3 +133,20 @@ def _register_kernels():
         kernel = backward(op.cell, op.act, op.inner_act, op.has_mask, op.grad_clip,
                           op.truncate_gradient, dtype, has_step_mask=op.has_step_mask)
         return kernel, cache_key("backward", op._props(), dtype)
+
+    xent_forward = lru_cache(maxsize=None)(xent.forward_kernel)
+    xent_backward = lru_cache(maxsize=None)(xent.backward_kernel)
+
+    @register_funcify_and_cache_key(SparseSoftmaxXent)
+    def numba_funcify_SparseSoftmaxXent(op, node=None, **kwargs):
+        dtype, ids_dtype = xent_dtypes(node, ids_at=1)
+        if dtype is None:
+            return numba_funcify_OpFromGraph(op, node=node, **kwargs)
+        return xent_forward(dtype), xent_cache_key("forward", dtype, ids_dtype)
+
+    @register_funcify_and_cache_key(SparseSoftmaxXentGrad)
+    def numba_funcify_SparseSoftmaxXentGrad(op, node=None, **kwargs):
+        dtype, ids_dtype = xent_dtypes(node, ids_at=1)
+        if dtype is None:
+            return numba_funcify_OpFromGraph(op, node=node, **kwargs)
+        return xent_backward(dtype), xent_cache_key("backward", dtype, ids_dtype)
