@@ -34,10 +34,10 @@ def runs_heavy(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    # The default suite stays a few minutes on 2 cores with fresh caches: whole-model
-    # Numba/JAX compiles (about 20 s each there) are opt-in, and .ci/run opts in.
+    # The default suite stays under 6 minutes on 2 cores with fresh caches: long Numba/JAX
+    # compiles (whole models: about 20 s each there) are opt-in, and .ci/run opts in.
     skip_slow = pytest.mark.skip(reason="slow: pass --runslow to run")
-    skip_heavy = pytest.mark.skip(reason="compiles whole models for Numba/JAX: pass --heavy")
+    skip_heavy = pytest.mark.skip(reason="a long Numba/JAX compile: pass --heavy")
     for item in items:
         if "slow" in item.keywords and not config.getoption("--runslow"):
             item.add_marker(skip_slow)

@@ -160,6 +160,7 @@ def test_the_kernels_read_arrays_of_any_strides():
             np.testing.assert_allclose(got, e, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.heavy   # compiles a Numba graph of its own
 def test_a_connected_probabilities_gradient_falls_back_to_the_softmax_rule():
     rng = np.random.default_rng(3)
     z, ids, _ = problem("random")

@@ -202,7 +202,14 @@ def output_names(case):
     return states + gates + grads[:n_inputs(case)]
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
+# Each case compiles its own kernels (about 7 s on a fresh cache). The default suite runs
+# the first two of each cell (masks, clipping, truncation, batch 1, every cell); all 15 run
+# with --heavy, which .ci/run passes on both ends of the supported range.
+DEFAULT_CASES = [c for cell in N_GATES for c in [x for x in CASES if x.cell == cell][:2]]
+
+
+@pytest.mark.parametrize("case", [c if c in DEFAULT_CASES else pytest.param(c, marks=pytest.mark.heavy)
+                                  for c in CASES], ids=str)
 def test_kernels_equal_the_graph_forward_and_every_gradient(case):
     values = numeric_problem(case)
     got, expected = kernel_results(case, values), graph_function(case)(*values)
@@ -248,6 +255,7 @@ def test_float32_kernels_match_the_float64_graph(case):
     assert_close_to_float64_graph(case, kernel_results(case, values), expected)
 
 
+@pytest.mark.heavy   # a whole Numba graph; tests/graph/test_step_mask.py has a cheaper one by default
 def test_numba_graph_runs_the_float32_kernels_and_matches_the_float64_graph():
     case = FLOAT32_CASES[2]
     fn = numba_function(case)
