@@ -46,15 +46,10 @@ from ..graph.projection import time_major_projection
 from ..graph.recurrence import recurrence
 from ..graph.recurrence import supported as recurrence_supported
 from .base import Layer, as_list, float_dtype
-from .core import _name_of, _positive_whole
-from .core import _rate as _fraction
+from .core import _name_of, _positive_whole, _rate
 
 
 CONSUME_LESS = (None, "cpu", "mem", "gpu")
-
-
-def _rate(value, name):
-    return _fraction(value, name)
 
 
 def _by_name(fn, name):
