@@ -7,6 +7,8 @@ walks back to the logits in the graph, so a model ending in a softmax layer
 still gets the stable form. Binary cross-entropy does the same for a sigmoid
 (:func:`sigmoid_logits_of`): a ``Dense(1, activation='sigmoid')`` output is
 scored from its logits, finite and with a gradient at any finite logit.
+Both softmax cross-entropies (integer targets and one-hot or soft ones) are one op
+each (:class:`SparseSoftmaxXent`, :class:`SoftmaxXent`), fused kernels on Numba.
 
 >>> import numpy as np, pytensor, pytensor.tensor as pt
 >>> z = pt.matrix("z"); ids = pt.ivector("ids")
@@ -88,8 +90,23 @@ def _last_axis_kept(folded, shape):
 
 
 def categorical_crossentropy_from_logits(z, y_onehot):
-    """Per-item cross-entropy with one-hot (or soft) targets over the last axis."""
-    return -(y_onehot * log_softmax(z)).sum(axis=-1)
+    """Per-item cross-entropy with one-hot (or soft) targets over the last axis.
+
+    ``y_onehot`` has ``z``'s shape (any number of leading axes); built from
+    :func:`softmax_crossentropy` on the rows of both. Integer targets are cast to
+    ``z``'s dtype. Targets that broadcast against ``z`` (another number of axes, or
+    an axis of static length 1 where ``z``'s is not) get the plain log-softmax graph.
+    """
+    if y_onehot.dtype not in pt.type.float_dtypes:
+        y_onehot = pt.cast(y_onehot, z.dtype)
+    if z.ndim == 0 or y_onehot.type.broadcastable != z.type.broadcastable:
+        return -(y_onehot * log_softmax(z)).sum(axis=-1)
+    flat_z = z.reshape((-1, z.shape[-1]))
+    flat_y = y_onehot.reshape((-1, y_onehot.shape[-1]))
+    # the leading sizes one by one, static where known (y.shape[:-1] would lose them)
+    leading = [y_onehot.shape[i] if size is None else size
+               for i, size in enumerate(y_onehot.type.shape[:-1])]
+    return softmax_crossentropy(flat_z, flat_y).reshape(leading, ndim=y_onehot.ndim - 1)
 
 
 def sparse_categorical_crossentropy_from_logits(z, ids):
@@ -200,6 +217,130 @@ def sparse_softmax_crossentropy(z, ids):
     """
     expansion.register()   # any mode that compiles this graph can expand it
     return SparseSoftmaxXent()(z, ids)[0]
+
+
+def _soft_loss_term(probs, y, g_loss):
+    """``g_loss[:, None] * (probs * y.sum(axis=1)[:, None] - y)``, the meaning of
+    :class:`SoftmaxXentGrad`: the loss's gradient wrt the logits for targets ``y``
+    whose rows need not sum to 1."""
+    mass = y.sum(axis=1, keepdims=True, acc_dtype=_acc_dtype(y))
+    return g_loss[:, None] * (probs * mass - y)
+
+
+def _acc_dtype(x):
+    """Sum a float array in its own dtype (as the kernels do); PyTensor's default otherwise."""
+    return x.dtype if x.dtype in pt.type.float_dtypes else None
+
+
+def _soft_xent_pullback(inputs, outputs, output_grads):
+    """``[dz, dy]`` of :class:`SoftmaxXent` as a graph: the loss's term and, if connected,
+    the softmax rule for ``dz``; ``dy = -log softmax(z) * g_loss`` (the true derivative,
+    for targets that depend on parameters)."""
+    z, y = inputs
+    _, probs = outputs
+    g_loss, g_probs = output_grads
+    terms = []
+    if not isinstance(g_loss.type, DisconnectedType):
+        terms.append(_soft_loss_term(probs, y, g_loss))
+    if not isinstance(g_probs.type, DisconnectedType):   # softmax's own rule
+        terms.append(probs * (g_probs - (g_probs * probs).sum(axis=1, keepdims=True)))
+    dz = sum(terms[1:], terms[0]) if terms else pt.zeros_like(z)
+    return [_as_grad_of(z, dz), _target_grad(z, y, probs, g_loss)]
+
+
+def _target_grad(z, y, probs, g_loss):
+    """``d loss / d y = -log softmax(z) * g_loss[:, None]``, or disconnected with ``g_loss``."""
+    if isinstance(g_loss.type, DisconnectedType):   # the probabilities do not depend on y
+        return DisconnectedType()()
+    # log_softmax recomputes the rows' exp (only in a graph that asks for dy), exact at every
+    # order. Reading logsumexp off the probabilities instead (z[k] - log(probs[k]) at each
+    # row's argmax k) saves that pass, but its two gathers took longer to compile on Numba
+    # (cold: 9 s against 5 s), and max(z) - log(max(probs)) differentiates wrongly at ties.
+    return _as_grad_of(y, -log_softmax(z, axis=1) * g_loss[:, None])
+
+
+def _as_grad_of(x, grad):
+    """``grad`` in ``x``'s dtype (mixed float dtypes upcast inside the graphs)."""
+    return grad if grad.dtype == x.dtype else pt.cast(grad, x.dtype)
+
+
+def softmax_xent_graph(z, y):
+    """The meaning of :class:`SoftmaxXent`: ``[loss [N], probs [N, V]]`` for ``z, y [N, V]``.
+
+    ``loss_i = sum_j y_ij (log(total_i) - (z_ij - shift_i))``, ``shift`` the row's max and
+    ``total`` the sum of ``exp(z - shift)``: ``-sum_j y_ij log softmax(z)_ij`` summed from
+    non-negative terms for non-negative targets (no cancellation at logits of 1000, whereas
+    ``logsumexp * sum(y) - sum(y * z)`` would), and any rows of targets (soft, or all zero).
+    """
+    shift = pt.max(z, axis=1, keepdims=True)
+    shifted = z - shift
+    exp_shifted = pt.exp(shifted)
+    # as sparse_softmax_graph: the maximum hides the sum from the stabilising rewrites
+    total_exp = pt.maximum(exp_shifted.sum(axis=1, keepdims=True, acc_dtype=z.dtype), 1)
+    terms = y * (pt.log(total_exp) - shifted)
+    loss = terms.sum(axis=1, acc_dtype=_acc_dtype(terms))
+    return [loss, exp_shifted / total_exp]
+
+
+class SoftmaxXent(expansion.ExpandedGraph, TensorSymbolicOp):
+    """``(z [N, V], y [N, V]) -> (loss [N], probs [N, V])``; means :func:`softmax_xent_graph`.
+
+    The one-hot (or soft-target) form of :class:`SparseSoftmaxXent`, expanded and fused
+    the same way. Gradient: :class:`SoftmaxXentGrad` for ``z`` when only the loss is
+    differentiated, else the graph of :func:`_soft_xent_pullback`; for ``y``, always that
+    graph's ``-log softmax(z) * g_loss`` (pruned when nothing asks for it).
+    """
+
+    def infer_shape(self, *args):   # (fgraph,) node, input_shapes: see symrnn.compat
+        _, input_shapes = infer_shape_args(args)
+        z_shape = input_shapes[0]
+        return [(z_shape[0],), tuple(z_shape)]
+
+    def build_inner_graph(self, z, y):
+        return softmax_xent_graph(z, y)
+
+    def pullback(self, inputs, outputs, output_grads):
+        g_loss, g_probs = output_grads
+        if (isinstance(g_loss.type, DisconnectedType)
+                or not isinstance(g_probs.type, DisconnectedType)):
+            return _soft_xent_pullback(inputs, outputs, output_grads)
+        z, y = inputs
+        probs = outputs[1]
+        dz = _as_grad_of(z, SoftmaxXentGrad()(probs, y, g_loss))
+        return [dz, _target_grad(z, y, probs, g_loss)]
+
+
+class SoftmaxXentGrad(expansion.ExpandedGraph, TensorSymbolicOp):
+    """``(probs [N, V], y [N, V], g_loss [N]) -> dz [N, V]``; means :func:`_soft_loss_term`."""
+
+    def infer_shape(self, *args):   # (fgraph,) node, input_shapes: see symrnn.compat
+        _, input_shapes = infer_shape_args(args)
+        return [tuple(input_shapes[0])]
+
+    def build_inner_graph(self, probs, y, g_loss):
+        return [_soft_loss_term(probs, y, g_loss)]
+
+
+def softmax_crossentropy(z, y):
+    """``-sum_j y[i, j] log softmax(z)[i, j]`` for logits ``z`` and targets ``y``, both [N, V].
+
+    The one-hot (or soft-target) form of :func:`sparse_softmax_crossentropy`, built the
+    same way: one :class:`SoftmaxXent` node, whose gradient for ``z`` is one
+    :class:`SoftmaxXentGrad` (``g * (softmax(z) * sum(y) - y)``), fused kernels on Numba
+    and their graphs elsewhere. Targets need not be one-hot nor sum to 1 per row; the
+    gradient wrt ``y`` (``-log softmax(z)`` per unit of loss) is defined too.
+
+    >>> import numpy as np, pytensor
+    >>> z, y = pt.dmatrix("z"), pt.dmatrix("y")
+    >>> f = pytensor.function([z, y], softmax_crossentropy(z, y))
+    >>> np.round(f(np.log([[0.5, 0.25, 0.25]] * 2), np.array([[0, 1, 0], [0.5, 0, 0.5]])), 6)
+    array([1.386294, 1.039721])
+    """
+    expansion.register()   # any mode that compiles this graph can expand it
+    z, y = pt.as_tensor_variable(z), pt.as_tensor_variable(y)
+    if y.dtype not in pt.type.float_dtypes:   # integer targets: a gradient wrt them is float
+        y = pt.cast(y, z.dtype)
+    return SoftmaxXent()(z, y)[0]
 
 
 def categorical_crossentropy(probs, y_onehot):

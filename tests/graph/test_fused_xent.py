@@ -1,4 +1,4 @@
-"""The sparse softmax cross-entropy op (symrnn.graph.losses): its Numba kernels equal its graph.
+"""The softmax cross-entropy ops (symrnn.graph.losses): their Numba kernels equal their graphs.
 
 The graph is the ops' meaning on backend ``py`` (FAST_COMPILE, where both ops
 are expanded into their graphs); the kernels run in a function compiled on
@@ -9,6 +9,11 @@ N=1, V=1 included), and in float32 against the float64 graph to 1e-5. The
 gradient is also checked against finite differences, ids out of range and
 mismatched shapes raise in the kernels, and a connected probabilities gradient
 falls back to the softmax rule's graph.
+
+The one-hot (soft-target) form, ``SoftmaxXent`` and ``SoftmaxXentGrad``, gets the
+same checks (soft target rows of any sum and all-zero rows besides, mismatched
+target shapes instead of ids), and its gradient wrt the targets,
+``-log softmax(z)``, is checked against finite differences and the textbook form.
 """
 import numpy as np
 import pytensor
@@ -19,8 +24,14 @@ from pytensor.gradient import verify_grad
 from symrnn.compat import inferred_shapes
 from symrnn.graph import losses
 from symrnn.graph.backend import compile_function, get_mode
-from symrnn.graph.losses import SparseSoftmaxXent, SparseSoftmaxXentGrad
+from symrnn.graph.losses import (
+    SoftmaxXent,
+    SoftmaxXentGrad,
+    SparseSoftmaxXent,
+    SparseSoftmaxXentGrad,
+)
 from symrnn.graph.numba.dispatch import xent_cache_key
+from symrnn.layers import fitting
 
 pytestmark = pytest.mark.proof   # CI runs it on both ends of the supported range
 
@@ -194,7 +205,9 @@ def test_cache_keys_name_the_kernel_and_dtypes():
     keys = {xent_cache_key(kind, dtype, ids)
             for kind in ("forward", "backward") for dtype in ("float32", "float64")
             for ids in ("int32", "int64")}
-    assert len(keys) == 8
+    keys |= {xent_cache_key(kind, dtype)
+             for kind in ("onehot_forward", "onehot_backward") for dtype in ("float32", "float64")}
+    assert len(keys) == 12
 
 
 def test_the_float32_exp_is_accurate_and_exact_at_its_ends():
@@ -214,3 +227,296 @@ def test_the_float32_exp_is_accurate_and_exact_at_its_ends():
     assert (np.abs(got - exact) / exact).max() < 5e-7   # a few float32 roundings
     ends = apply(np.array([0.0, -87.5, -1000.0, -np.inf, np.nan], dtype="float32"))
     assert ends[0] == 1.0 and (ends[1:4] == 0.0).all() and np.isnan(ends[4])
+
+
+# -- the one-hot (soft-target) form: SoftmaxXent, SoftmaxXentGrad ---------------------
+ONEHOT_OPS = {SoftmaxXent, SoftmaxXentGrad}
+_onehot_functions = {}
+
+
+def onehot_function(backend, dtype="float64", with_dy=False):
+    """``f(z, y, g) -> [loss, probs, dz]``, ``dz`` the gradient for ``g`` as the loss's;
+    ``with_dy``: ``dy`` too, the targets' gradient (a graph of its own on every backend)."""
+    key = (backend, dtype, with_dy)
+    if key not in _onehot_functions:
+        z, y, g = (pt.matrix("z", dtype=dtype), pt.matrix("y", dtype=dtype),
+                   pt.vector("g", dtype=dtype))
+        loss = losses.softmax_crossentropy(z, y)
+        assert isinstance(loss.owner.op, SoftmaxXent)
+        probs = loss.owner.outputs[1]
+        grads = pytensor.grad(None, [z, y] if with_dy else [z], known_grads={loss: g})
+        fn = compile_function([z, y, g], [loss, probs, *grads], backend=backend)
+        types = op_types(fn)
+        if backend == "numba" and not with_dy:
+            assert set(types) == ONEHOT_OPS   # the kernels: no max, exp or sum of the graph
+        elif backend == "numba":
+            assert ONEHOT_OPS <= set(types)
+        else:
+            assert not set(types) & ONEHOT_OPS   # expanded into the graph
+        _onehot_functions[key] = fn
+    return _onehot_functions[key]
+
+
+def onehot_problem(name, seed=0):
+    """``(z, y, g)`` in float64 for a named case: one-hot targets unless soft."""
+    z, ids, g = problem({"soft_extreme": "extreme", "soft": "random",
+                         "zero_rows": "random"}.get(name, name), seed)
+    N, V = z.shape
+    y = np.eye(V)[ids]
+    rng = np.random.default_rng(seed + 100)
+    if name in ("soft", "soft_extreme"):
+        y = rng.random((N, V)) * rng.uniform(0, 3, (N, 1))   # rows of any sum
+        y[:, rng.integers(0, V)] = 0.0                       # and some zeros
+    if name == "soft_extreme":
+        y[2, 5] = 2.5                                        # weight on the vanishing logit
+    if name == "zero_rows":
+        y[[0, 4]] = 0.0                                      # no target at all: loss 0, dz 0
+    return z, y, g
+
+
+ONEHOT_CASES = ["random", "extreme", "one_row", "one_class", "soft", "soft_extreme", "zero_rows"]
+ONEHOT_OUTPUTS = ("loss", "probs", "dz", "dy")   # dy: with_dy only
+
+
+def textbook(z, y, g):
+    """``[loss, probs, dz, dy]`` in numpy from the log-softmax."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    probs = np.exp(log_p)
+    return [-(y * log_p).sum(axis=1), probs,
+            g[:, None] * (probs * y.sum(axis=1, keepdims=True) - y), -log_p * g[:, None]]
+
+
+@pytest.mark.parametrize("name", ONEHOT_CASES)
+def test_onehot_kernels_equal_the_graph_in_float64(name):
+    values = onehot_problem(name)
+    got, expected = onehot_function("numba")(*values), onehot_function("py")(*values)
+    for label, a, e in zip(ONEHOT_OUTPUTS, got, expected):
+        assert a.shape == e.shape and a.dtype == e.dtype == np.float64, label
+        assert np.isfinite(a).all(), label
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12, err_msg=f"{label} ({name})")
+
+
+@pytest.mark.heavy   # a Numba graph of its own (the targets' gradient)
+def test_the_target_gradient_on_numba_equals_the_graph():
+    values = onehot_problem("soft_extreme")
+    got = onehot_function("numba", with_dy=True)(*values)
+    expected = onehot_function("py", with_dy=True)(*values)
+    for label, a, e in zip(ONEHOT_OUTPUTS, got, expected, strict=True):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12, err_msg=label)
+
+
+@pytest.mark.parametrize("name", ["soft_extreme", "zero_rows", "one_class"])
+def test_the_onehot_graph_is_the_textbook_cross_entropy(name):
+    z, y, g = onehot_problem(name)
+    got = onehot_function("py", with_dy=True)(z, y, g)
+    for label, a, e in zip(ONEHOT_OUTPUTS, got, textbook(z, y, g)):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-300, err_msg=f"{label} ({name})")
+    if name == "soft_extreme":
+        assert got[0][2] >= 2.5 * 2000.0 and got[0][3] == pytest.approx(np.log(9) * y[3].sum())
+    if name == "zero_rows":
+        assert (got[0][[0, 4]] == 0).all() and (got[2][[0, 4]] == 0).all()
+
+
+def test_onehot_targets_give_the_sparse_loss_and_gradient():
+    z, ids, g = problem("extreme")
+    sparse = function("py")(z, ids, g)
+    onehot = onehot_function("py")(z, np.eye(z.shape[1])[ids], g)
+    for label, a, e in zip(("loss", "probs", "dz"), onehot, sparse):
+        np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12, err_msg=label)
+
+
+@pytest.mark.parametrize("name", ["random", "extreme", "soft"])
+def test_float32_onehot_kernels_match_the_float64_graph(name):
+    z, y, g = onehot_problem(name, seed=1)
+    z32, y32, g32 = z.astype("float32"), y.astype("float32"), g.astype("float32")
+    got = onehot_function("numba", "float32")(z32, y32, g32)
+    expected = onehot_function("py")(*(v.astype("float64") for v in (z32, y32, g32)))
+    for label, a, e in zip(ONEHOT_OUTPUTS, got, expected):
+        assert a.dtype == np.float32 and a.shape == e.shape, label
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6, err_msg=f"{label} ({name})")
+
+
+@pytest.mark.parametrize("probs_too", [False, True], ids=["loss", "loss-and-probs"])
+def test_onehot_gradients_wrt_logits_and_targets_against_finite_differences(probs_too):
+    """``dz`` and ``dy``: through SoftmaxXentGrad (only the loss differentiated), and
+    through the pullback's graph (the probabilities' gradient connected too)."""
+    rng = np.random.default_rng(2)
+    weights, probs_weights = rng.normal(size=5), rng.normal(size=(5, 7))
+
+    def cost(z, y):
+        loss, probs = losses.SoftmaxXent()(z, y)
+        total = (loss * weights).sum()   # a different upstream gradient per row
+        return total + (probs * probs_weights).sum() if probs_too else total
+    y0 = rng.random((5, 7)) * rng.uniform(0, 2, (5, 1))   # soft rows of any sum
+    y0[1] = 0.0
+    verify_grad(cost, [rng.normal(size=(5, 7)), y0], rng=rng, abs_tol=1e-7,
+                rel_tol=1e-7, mode=get_mode("py"), no_debug_ref=False)
+
+
+def test_the_target_gradient_is_minus_the_log_softmax():
+    z, y, g = onehot_problem("soft_extreme")
+    zs, ys = pt.dmatrix("z"), pt.dmatrix("y")
+    loss = losses.categorical_crossentropy_from_logits(zs, ys)
+    dy = compile_function([zs, ys], pytensor.grad((loss * g).sum(), ys), backend="py")(z, y)
+    np.testing.assert_allclose(dy, textbook(z, y, g)[3], rtol=1e-12, atol=1e-300)
+    assert dy[2, 3] == pytest.approx(0.0, abs=1e-12) and dy[2, 5] == pytest.approx(2000 * g[2])
+
+
+def onehot_grad_function():
+    probs, y, g = pt.dmatrix("probs"), pt.dmatrix("y"), pt.dvector("g")
+    dz = SoftmaxXentGrad()(probs, y, g)
+    fn = compile_function([probs, y, g], dz, backend="numba")
+    assert op_types(fn) == [SoftmaxXentGrad]
+    return fn
+
+
+def test_the_onehot_backward_kernel_checks_shapes_before_writing():
+    fn = onehot_grad_function()
+    z, y, g = onehot_problem("soft")
+    _, probs, dz = onehot_function("numba")(z, y, g)
+    np.testing.assert_array_equal(fn(probs, y, g), dz)
+    for bad_y in (y[1:], y[:, 1:], np.zeros((len(y) + 1, y.shape[1]))):
+        with pytest.raises(ValueError, match=r"y must be \[N, V\]"):
+            fn(probs, bad_y, g)
+    with pytest.raises(ValueError, match="g_loss must be"):
+        fn(probs, y, g[1:])
+    np.testing.assert_array_equal(fn(probs, y, g), dz)   # nothing was overwritten
+
+
+def test_the_onehot_forward_kernel_checks_the_targets_shape():
+    z, y, g = onehot_problem("random")
+    for bad_y in (y[1:], np.ascontiguousarray(y[:, 1:]), np.zeros((len(y), y.shape[1] + 1))):
+        with pytest.raises(ValueError, match=r"y must be \[N, V\]"):   # C arrays: no recompile
+            onehot_function("numba")(z, bad_y, g)
+
+
+def test_the_onehot_kernels_read_arrays_of_any_strides():
+    z, y, g = onehot_problem("soft")
+    expected = onehot_function("py")(z, y, g)
+
+    def strided(a):
+        wide = np.zeros((a.shape[0], 2 * a.shape[1])); wide[:, ::2] = a
+        return wide[:, ::2]
+    # one signature (strided, Fortran, strided): each new one compiles the function again
+    for flip in (False, True):   # every other column; negative strides
+        z_view, y_view, g_view = ((z[::-1, ::-1], np.asfortranarray(y[::-1, ::-1]), g[::-1])
+                                  if flip else (strided(z), np.asfortranarray(y),
+                                                strided(g[:, None])[:, 0]))
+        for got, e in zip(onehot_function("numba")(z_view, y_view, g_view), expected):
+            want = (e[::-1, ::-1] if e.ndim == 2 else e[::-1]) if flip else e
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_the_onehot_ops_say_their_output_shapes():
+    z, y, g = pt.dmatrix("z"), pt.dmatrix("y"), pt.dvector("g")
+    loss = losses.softmax_crossentropy(z, y)
+    [dz] = pytensor.grad(None, [z], known_grads={loss: g})
+    assert isinstance(dz.owner.op, SoftmaxXentGrad)
+    shapes = []
+    for node in (loss.owner, dz.owner):
+        symbolic = [[v.shape[i] for i in range(v.ndim)] for v in node.inputs]
+        shapes += [pt.stack([pt.as_tensor(d) for d in s])
+                   for s in inferred_shapes(node.op, node, symbolic)]
+    fn = pytensor.function([z, y, g], shapes, mode=get_mode("py"), on_unused_input="ignore")
+    said = [tuple(s) for s in fn(np.zeros((4, 3)), np.zeros((4, 3)), np.zeros(4))]
+    assert said == [(4,), (4, 3), (4, 3)]
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5), (4, 5), (5,)])
+def test_categorical_crossentropy_from_logits_runs_the_op_on_rows(shape):
+    rng = np.random.default_rng(4)
+    zv, yv = rng.normal(size=shape), rng.random(shape)
+    z, y = pt.tensor("z", shape=(None,) * len(shape)), pt.tensor("y", shape=(None,) * len(shape))
+    loss = losses.categorical_crossentropy_from_logits(z, y)
+    fn = compile_function([z, y], [loss, pytensor.grad(loss.sum(), z)], backend="py")
+    got, dz = fn(zv, yv)
+    log_p = zv - np.log(np.exp(zv).sum(axis=-1, keepdims=True))
+    assert got.shape == shape[:-1]
+    np.testing.assert_allclose(got, -(yv * log_p).sum(axis=-1), rtol=1e-12)
+    np.testing.assert_allclose(dz, np.exp(log_p) * yv.sum(axis=-1, keepdims=True) - yv,
+                               rtol=1e-12, atol=1e-15)
+    assert isinstance(loss.owner.inputs[0].owner.op, SoftmaxXent)   # reshaped back from rows
+    static = pt.tensor("z", shape=(None, *shape[1:]))   # the leading static sizes are kept
+    assert losses.categorical_crossentropy_from_logits(static, static).type.shape == \
+        (None, *shape[1:-1])[:len(shape) - 1]
+
+
+def test_integer_targets_are_cast_to_the_logits_dtype():
+    z, y = pt.fmatrix("z"), pt.imatrix("y")
+    loss = losses.softmax_crossentropy(z, y)
+    assert loss.dtype == "float32" and loss.owner.inputs[1].dtype == "float32"
+    assert pytensor.grad(loss.sum(), z).dtype == "float32"
+
+
+@pytest.mark.heavy   # a Numba graph of its own
+def test_mixed_float_dtypes_run_the_onehot_graph_on_numba():
+    zs, ys = pt.fmatrix("z"), pt.dmatrix("y")
+    loss = losses.softmax_crossentropy(zs, ys)
+    outputs = [loss, *pytensor.grad(loss.sum(), [zs, ys])]
+    rng = np.random.default_rng(7)
+    z, y = rng.normal(size=(4, 5)).astype("float32"), rng.random((4, 5))
+    fn = compile_function([zs, ys], outputs, backend="numba")
+    assert SoftmaxXent in op_types(fn)   # its inner graph: no kernel for mixed dtypes
+    expected = compile_function([zs, ys], outputs, backend="py")(z, y)
+    for got, want in zip(fn(z, y), expected):
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_targets_that_broadcast_keep_the_plain_graph():
+    z, y = pt.dmatrix("z"), pt.tensor("y", shape=(1, None), dtype="float64")
+    loss = losses.categorical_crossentropy_from_logits(z, y)
+    zv, yv = np.random.default_rng(5).normal(size=(3, 4)), np.array([[0.0, 1.0, 0.0, 0.5]])
+    log_p = zv - np.log(np.exp(zv).sum(axis=-1, keepdims=True))
+    np.testing.assert_allclose(loss.eval({z: zv, y: yv}), -(yv * log_p).sum(axis=-1), rtol=1e-12)
+
+
+def test_a_categorical_model_on_numba_holds_the_onehot_ops():
+    """Graph structure only (building runs the rewrites; Numba compiles at the first call)."""
+    model = categorical_model()
+    model.compile("sgd", "categorical_crossentropy", backend="numba")
+    types = set(op_types(fitting.train_fn(model)))
+    assert ONEHOT_OPS <= types and not {SparseSoftmaxXent, SparseSoftmaxXentGrad} & types
+
+
+def categorical_model():
+    from symrnn.layers import GRU, Dense, Embedding, Sequential, TimeDistributed
+    return Sequential([Embedding(5, 4, input_length=3, dtype="float64", seed=1),
+                       GRU(3, return_sequences=True, seed=2),
+                       TimeDistributed(Dense(5, activation="softmax", seed=3))])
+
+
+@pytest.mark.heavy   # compiles a whole model for Numba
+def test_a_categorical_model_trains_on_numba_as_on_py():
+    rng = np.random.default_rng(6)
+    x, y = rng.integers(0, 5, (4, 3)).astype("int32"), np.eye(5)[rng.integers(0, 5, (4, 3))]
+    y[0] *= 0.5   # soft targets too
+    runs = []
+    for backend in ("py", "numba"):
+        model = categorical_model()
+        model.compile("sgd", "categorical_crossentropy", backend=backend)
+        fn = fitting.train_fn(model)
+        if backend == "numba":
+            assert ONEHOT_OPS <= set(op_types(fn))
+        runs.append(([float(fn(x, y)[0]) for _ in range(3)], model.get_weights()))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-12)
+    for got, want in zip(runs[1][1], runs[0][1]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.heavy   # compiles a Numba graph of its own
+def test_a_connected_probabilities_gradient_falls_back_for_the_onehot_op():
+    rng = np.random.default_rng(3)
+    z, y, _ = onehot_problem("soft")
+    weights = rng.normal(size=z.shape)
+    zs, ys = pt.dmatrix("z"), pt.dmatrix("y")
+    loss, probs = losses.softmax_crossentropy(zs, ys).owner.outputs
+    cost = loss.sum() + (probs * weights).sum()
+    fn = compile_function([zs, ys], pytensor.grad(cost, [zs, ys]), backend="numba")
+    assert SoftmaxXent in op_types(fn) and SoftmaxXentGrad not in op_types(fn)
+    log_p = losses.log_softmax(zs)
+    reference = -(ys * log_p).sum() + (pt.exp(log_p) * weights).sum()
+    ref = compile_function([zs, ys], pytensor.grad(reference, [zs, ys]), backend="py")
+    for got, want in zip(fn(z, y), ref(z, y)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -3,7 +3,7 @@
 - :mod:`.dispatch`: registers the kernels for the recurrence and softmax cross-entropy ops,
   with on-disk cache keys;
 - :mod:`.kernels`: the recurrence op's fused forward and backward kernels;
-- :mod:`.xent`: the sparse softmax cross-entropy's fused kernels (one pass per row);
+- :mod:`.xent`: the softmax cross-entropies' fused kernels, sparse and one-hot (one pass per row);
 - :mod:`.fastmath`: vectorisable float32 activations;
 - :mod:`.blas`: row-major GEMM/GEMV calls on scipy's BLAS;
 - :mod:`.blas_dot`: a matrix-product op that reads strides, and its rewrite.

@@ -14,7 +14,9 @@ and :class:`~symrnn.graph.losses.SparseSoftmaxXentGrad`) get the kernels of
 :mod:`symrnn.graph.numba.xent` the same way, keyed by :func:`xent_cache_key`
 (their own :data:`XENT_VERSION` and sources: the recurrence kernels' keys stay as
 they were); a node whose floats are not all one of those dtypes, or whose ids are
-not integers, runs its inner graph.
+not integers, runs its inner graph. So do their one-hot (soft-target) forms,
+:class:`~symrnn.graph.losses.SoftmaxXent` and :class:`~symrnn.graph.losses.SoftmaxXentGrad`,
+whose inputs and outputs must all be one float dtype.
 
 :func:`keeping_recurrences` is what :func:`symrnn.graph.backend.get_mode` applies to
 the Numba mode: it enables the kernels and excludes the expansion rewrite
@@ -27,7 +29,12 @@ from pathlib import Path
 
 from ... import compat
 from .. import expansion
-from ..losses import SparseSoftmaxXent, SparseSoftmaxXentGrad
+from ..losses import (
+    SoftmaxXent,
+    SoftmaxXentGrad,
+    SparseSoftmaxXent,
+    SparseSoftmaxXentGrad,
+)
 from ..recurrence import DTYPES, Recurrence, RecurrenceGrad
 from . import xent
 
@@ -36,7 +43,7 @@ IMPLEMENTATION_VERSION = 2   # 2: the step mask (has_step_mask)
 # Paths from this folder: the kernels build the cell records' counts into their code.
 KERNEL_SOURCES = ("kernels.py", "fastmath.py", "blas.py", "blas_dot.py", "../cellrecords.py")
 # The cross-entropy kernels (symrnn.graph.numba.xent) have their own version and sources.
-XENT_VERSION = 1
+XENT_VERSION = 2   # 2: the one-hot kernels (kinds onehot_forward, onehot_backward)
 XENT_SOURCES = ("xent.py",)
 
 _enabled = []
@@ -69,8 +76,9 @@ def cache_key(kind, props, dtype):
     return sha256(text.encode()).hexdigest()
 
 
-def xent_cache_key(kind, dtype, ids_dtype):
-    """:func:`cache_key` for a cross-entropy kernel (``kind``) of float ``dtype`` and ids."""
+def xent_cache_key(kind, dtype, ids_dtype=None):
+    """:func:`cache_key` for a cross-entropy kernel (``kind``) of float ``dtype`` and ids
+    (``None`` for the one-hot kernels, which take none)."""
     text = str(("symrnn.graph.losses", kind, str(dtype), str(ids_dtype), XENT_VERSION,
                 _source_digest(XENT_SOURCES)))
     return sha256(text.encode()).hexdigest()
@@ -150,3 +158,20 @@ def _register_kernels():
         if dtype is None:
             return numba_funcify_OpFromGraph(op, node=node, **kwargs)
         return xent_backward(dtype), xent_cache_key("backward", dtype, ids_dtype)
+
+    onehot_forward = lru_cache(maxsize=None)(xent.onehot_forward_kernel)
+    onehot_backward = lru_cache(maxsize=None)(xent.onehot_backward_kernel)
+
+    @register_funcify_and_cache_key(SoftmaxXent)
+    def numba_funcify_SoftmaxXent(op, node=None, **kwargs):
+        dtype = kernel_dtype(node)
+        if dtype is None:
+            return numba_funcify_OpFromGraph(op, node=node, **kwargs)
+        return onehot_forward(dtype), xent_cache_key("onehot_forward", dtype)
+
+    @register_funcify_and_cache_key(SoftmaxXentGrad)
+    def numba_funcify_SoftmaxXentGrad(op, node=None, **kwargs):
+        dtype = kernel_dtype(node)
+        if dtype is None:
+            return numba_funcify_OpFromGraph(op, node=node, **kwargs)
+        return onehot_backward(dtype), xent_cache_key("onehot_backward", dtype)
