@@ -67,6 +67,8 @@ def add_train_parser(commands):
     opt("--dtype", str, "float32 (default) or float64", run.CHOICES["dtype"])
     opt("--seed", int, f"seed for weights and shuffling (default {D['seed']})")
     opt("--checkpoint-every", int, f"steps between checkpoints (default {D['checkpoint_every']}; also at each epoch end)")
+    opt("--embed-init", str, f"initialiser of the embedding (default {D['embed_init']})",
+        run.CHOICES["embed_init"])
     train.add_argument("--keras1-gates", action="store_const", const=True, default=None,
                        help="gru/lstm with Keras 1's hard_sigmoid gates and zero forget-gate bias (the "
                             "lesson's); default: sigmoid gates, forget-gate bias 1")

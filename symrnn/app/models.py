@@ -26,6 +26,7 @@ from .. import errors
 from ..errors import CheckpointError, ShapeError
 from ..graph.cells import activation
 from ..graph.jax import parallel
+from ..graph.params import initialiser
 from ..layers import fitting
 from ..layers.charmodels import (
     CHAR_DEFAULTS,
@@ -42,6 +43,8 @@ EVAL_CHUNK = 512  # windows per evaluation call: bounded memory on any corpus
 # a gated model saved before sigmoid gates became the default keeps the Keras 1 gates it had).
 CONFIG_DEFAULTS = {**CHAR_DEFAULTS, "seq_len": None}
 LEGACY_GATED_DEFAULTS = {"keras1_gates": True}
+# Runs saved before the embedding init was a setting started from Keras' U(-0.05, 0.05).
+LEGACY_EMBED_INIT = "uniform"
 
 
 def check_config(config):
@@ -54,6 +57,7 @@ def check_config(config):
     check_name("optimizer", c["optimizer"], tuple(OPTIMIZERS))
     check_name("loss", c["loss"], LOSS_AGGREGATIONS)
     check_name("dtype", c["dtype"], DTYPES)
+    initialiser(c["embed_init"])
     if c["act"] is not None:
         activation(c["act"])
     errors.check_positive(dict(hidden=c["hidden"], layers=c["layers"], learning_rate=c["lr"],
@@ -140,4 +144,5 @@ def saved_config(config, checkpoint_version):
             "retrain it with: symrnn train --model lesson")
     if checkpoint_version < 2 and config.get("model") in ("gru", "lstm"):
         config = {**LEGACY_GATED_DEFAULTS, **config}
+    config.setdefault("embed_init", LEGACY_EMBED_INIT)
     return config

@@ -63,10 +63,15 @@ def uniform(shape, rng, scale=0.05):
     return rng.uniform(-scale, scale, size=shape)
 
 
+def standard_normal(shape, rng):
+    """N(0, 1): PyTorch's ``nn.Embedding`` init (the character models' embedding default)."""
+    return rng.normal(0.0, 1.0, size=shape)
+
+
 INITIALISERS = {
     "normal": normal, "zeros": zeros, "zero": zeros, "ones": ones,
     "identity": identity, "orthogonal": orthogonal,
-    "glorot_uniform": glorot_uniform, "uniform": uniform,
+    "glorot_uniform": glorot_uniform, "uniform": uniform, "standard_normal": standard_normal,
 }
 
 

@@ -264,3 +264,29 @@ def test_each_epoch_has_its_own_progress_bar_and_held_out_line(tmp_path, capsys)
     assert "192/192" in bars.split("Epoch 2/2:")[-1]   # the second bar counts 192 windows of its own
     assert [line.split(":")[0] for line in lines] == ["epoch 1/2 step 48", "epoch 2/2 step 96"]
     assert all("held-out" in line and "perplexity" in line for line in lines)
+
+
+def test_the_embedding_init_is_a_setting_the_run_records_and_resume_keeps(tmp_path):
+    plan = run.plan_training(options(tmp_path, "n", embed_init="standard_normal", **SMALL))
+    E = plan.model.model.stack[0].W.get_value()
+    # N(0, 1), not U(-0.05, 0.05): hundreds of N(0, 1) draws reach past 1, their std near 1
+    assert abs(E).max() > 1 and 0.8 < E.std() < 1.2
+    uniform = run.plan_training(options(tmp_path, "u", embed_init="uniform", **SMALL))
+    assert abs(uniform.model.model.stack[0].W.get_value()).max() <= 0.05
+    train(options(tmp_path, "r", max_steps=2, embed_init="standard_normal", **SMALL))
+    resume = dict(resume=str(tmp_path / "r"))
+    assert run.plan_training(options(tmp_path, **resume)).model.config["embed_init"] == "standard_normal"
+    with pytest.raises(SymrnnError, match="--embed-init uniform differs from the run's standard_normal"):
+        run.plan_training(options(tmp_path, embed_init="uniform", **resume))
+
+
+def test_runs_saved_before_the_embedding_init_was_a_setting_say_keras_uniform():
+    from symrnn.app.models import saved_config
+    assert saved_config({"model": "lstm"}, 2)["embed_init"] == "uniform"
+    assert saved_config({"model": "lstm", "embed_init": "standard_normal"}, 2)["embed_init"] \
+        == "standard_normal"
+
+
+def test_an_unknown_embedding_init_is_refused_by_name(tmp_path):
+    with pytest.raises(SymrnnError, match="unknown initialiser 'gaussian'"):
+        run.plan_training(options(tmp_path, embed_init="gaussian", **SMALL))
