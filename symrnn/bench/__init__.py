@@ -11,6 +11,8 @@ Run ``python -m symrnn.bench --help`` (or ``symrnn bench --help``). One module p
 - :mod:`.numpy_twins`, :mod:`.numpy_cells`: the models by hand in numpy;
 - :mod:`.torch_twins`: the models in PyTorch eager, with symrnn's weights;
 - :mod:`.timing`: alternating rounds; :mod:`.flops`: the FLOP bound;
+- :mod:`.stepprofile`: where a training step's time goes (PyTensor's per-op profile,
+  grouped), beside the rates and for ``--profile``;
 - :mod:`.probes`: cold/warm compile probes; :mod:`.mainjob`: ``symrnn train`` timed;
 - :mod:`.masked`: ``--masked``, masked variable-length training against PyTorch's
   packed sequences;

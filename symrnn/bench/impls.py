@@ -28,7 +28,7 @@ import numpy as np
 from ..layers import fitting
 from ..layers.charmodels import char_model
 from ..layers.generation import Generator, gumbel_noise
-from . import numpy_twins
+from . import numpy_twins, stepprofile
 from .spec import LR, compiled_model, twin_weights
 from .torch_twins import TorchTwin
 
@@ -50,7 +50,7 @@ class SymrnnTrainer:
     def __init__(self, model, vocab, hidden, embed, dtype, backend):
         self.name, self.backend = f"symrnn-{backend}", backend
         self.sizes = dict(model=model, hidden=hidden, dtype=dtype, embed=embed)
-        self.vocab, self.models = vocab, {}
+        self.vocab, self.models, self.profiled = vocab, {}, {}
 
     def model_for(self, seq):
         """The compiled model for windows of ``seq`` characters (built on first use)."""
@@ -72,6 +72,19 @@ class SymrnnTrainer:
         for _ in range(n):
             loss = self.fn(self.x, self.y)[0]
         return float(loss)
+
+    def profiled_fn(self):
+        """The training function of this batch's ``T`` with PyTensor's profiler on
+        (:func:`symrnn.bench.stepprofile.profiled_copy`, made once per ``T``)."""
+        seq = self.x.shape[1]
+        if seq not in self.profiled:
+            self.profiled[seq] = stepprofile.profiled_copy(self.fn)
+        return self.profiled[seq]
+
+    def step_profile(self, steps=stepprofile.STEPS, warmup=stepprofile.WARMUP):
+        """Where a step on this batch spends its time: ``warmup`` then ``steps`` profiled
+        steps (:func:`symrnn.bench.stepprofile.profile_steps`; they train as :meth:`train`)."""
+        return stepprofile.profile_steps(self.profiled_fn(), (self.x, self.y), steps, warmup)
 
     def generator(self):
         """A :class:`symrnn.layers.generation.Generator` on the first model built."""

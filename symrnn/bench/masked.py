@@ -56,7 +56,6 @@ True
 import sys
 
 import numpy as np
-import pytensor
 
 from ..data import pad_sequences
 from ..graph.optimizers import SGD
@@ -64,6 +63,7 @@ from ..layers import GRU, LSTM, Dense, Embedding, Sequential, TimeDistributed
 from . import numpy_twins
 from .impls import SymrnnTrainer, failure
 from .spec import CELL, LR, set_twin_weights, twin_weights
+from .stepprofile import print_profile
 from .timing import alternate, ratio, summary, timed
 from .torch_twins import RNN_CLASS, copy_weights
 
@@ -350,13 +350,10 @@ def profile_masked(args, steps=30):
     _, x, y = masked_batch(args.vocab, max(args.batch), max(args.seq), kind, args.seed)
     print(f"--masked {cell} {kind}, B={len(x)}, T={x.shape[1]}, {int((x != PAD).sum())} real steps, "
           f"backend {args.backend[0]}")
-    with pytensor.config.change_flags(profile=True):
-        trainer.prepare(x, y)
-    trainer.train(steps)
-    trainer.fn.profile.summary(file=sys.stdout, n_ops_to_print=15, n_apply_to_print=15)
+    trainer.prepare(x, y)
+    print_profile(trainer, steps)
     if args.backend[0] == "numba":
-        print("(numba compiles the whole step into one function, so it has no times per op; "
-              f"`python -m symrnn.bench.recurrence_op {len(x)} {x.shape[1]} {args.hidden}` times "
+        print(f"(`python -m symrnn.bench.recurrence_op {len(x)} {x.shape[1]} {args.hidden}` times "
               "the recurrence kernels alone, with and without a step mask, against PyTorch's "
               "layer)")
     return 0

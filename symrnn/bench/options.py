@@ -13,6 +13,8 @@ import argparse
 
 from ..graph.backend import BACKENDS
 from ..layers.charmodels import CHAR_DEFAULTS, EMBED, MODELS
+from .learning import DEFAULT_VARIANTS as DEFAULT_LEARNING_VARIANTS
+from .learning import VARIANTS as LEARNING_VARIANTS
 from .spec import CELL_ALIASES, DEFAULT_MODELS
 
 #: ``--masked``: its cells, its kinds of model, and its sizes where --hidden/--seq/--batch
@@ -21,6 +23,7 @@ MASKED_MODELS = ("gru", "lstm")
 MASKED_KINDS = ("one-to-one", "many-to-one")
 MASKED_SIZES = {"hidden": 128, "seq": [40], "batch": [64]}
 DEFAULT_SIZES = {"hidden": CHAR_DEFAULTS["hidden"], "seq": [8, 40], "batch": [1, 64]}
+LEARNING_SIZES = {"hidden": CHAR_DEFAULTS["hidden"], "seq": [50], "batch": [64]}
 
 DESCRIPTION = ("Time the character models symrnn trains (built as `symrnn train --model NAME` "
                "builds them) against the same models in PyTorch eager and by hand in numpy, "
@@ -85,6 +88,11 @@ def build_parser():
     ap.add_argument("--profile", action="store_true",
                     help="print PyTensor's per-op profile of the first model's training function "
                          "(largest case, first backend) and exit")
+    ap.add_argument("--no-step-profile", dest="step_profile", action="store_false",
+                    help="leave out where a symrnn training step's time goes (PyTensor's "
+                         "per-op profile of a few steps per case, grouped, beside the rates; "
+                         "--quick: the largest case only). On Numba it compiles every node "
+                         "on its own: a second or two per model, some 20 s on cold caches")
     ap.add_argument("--masked", action="store_true",
                     help="time masked variable-length training instead (symrnn.bench.masked): "
                          "Embedding(mask_zero=True) -> GRU/LSTM -> a per-step or a last-step "
@@ -93,6 +101,23 @@ def build_parser():
     ap.add_argument("--kind", nargs="+", choices=MASKED_KINDS, metavar="KIND",
                     help="with --masked: one-to-one (a target per step) and/or many-to-one "
                          "(a class per row; default both)")
+    ap.add_argument("--learning", action="store_true",
+                    help="compare learning speed instead (symrnn.bench.learning): symrnn train's "
+                         "held-out loss per epoch for each --variants against its PyTorch twin "
+                         "with PyTorch's defaults, in fresh processes, timed to exit")
+    ap.add_argument("--corpus", default="nietzsche",
+                    help="with --learning: the corpus (default nietzsche, downloaded once)")
+    ap.add_argument("--epochs", type=_at_least(1), default=2, help="with --learning: epochs (default 2)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43],
+                    help="with --learning: the seeds (default 42 43)")
+    ap.add_argument("--variants", nargs="+", choices=sorted(LEARNING_VARIANTS),
+                    default=list(DEFAULT_LEARNING_VARIANTS),
+                    help="with --learning: the symrnn train variants "
+                         f"(default {' '.join(DEFAULT_LEARNING_VARIANTS)})")
+    ap.add_argument("--lr", type=_at_least(0.0, float), default=CHAR_DEFAULTS["lr"],
+                    help="with --learning: Adam's learning rate (default the CLI's)")
+    ap.add_argument("--cold-caches", action="store_true",
+                    help="with --learning: every symrnn run compiles in fresh caches")
     ap.add_argument("--probe", help=argparse.SUPPRESS)   # child mode: one implementation
     return ap
 
@@ -120,7 +145,16 @@ def parse_args(argv):
             ap.error("--masked has no compile probes (the per-model rows have them)")
         args.probes = False
         args.kinds = list(dict.fromkeys(args.kind or MASKED_KINDS))
-    sizes = MASKED_SIZES if args.masked else DEFAULT_SIZES
+    if args.learning:
+        if args.masked or args.main_job:
+            ap.error("--learning cannot go with --masked or --main-job")
+        if not (args.cell or args.model):
+            args.models = ["lstm"]
+        if len(args.models) != 1 or args.models[0] == "lesson":
+            ap.error("--learning compares one layer model: --cell simple, gru or lstm")
+        args.probes = False
+    sizes = (LEARNING_SIZES if args.learning else MASKED_SIZES if args.masked
+             else DEFAULT_SIZES)
     for key, value in sizes.items():
         if getattr(args, key) is None:
             setattr(args, key, list(value) if isinstance(value, list) else value)

@@ -11,7 +11,8 @@ directory (:func:`symrnn.runtime.isolated_caches`: PyTensor's
 - ``cold``: nothing compiled yet, on this machine, for this process tree;
 - ``warm``: the same directories in a new process, as a second ``symrnn train`` finds them.
 
-Peak memory is the child's peak RSS (``VmHWM``). PyTorch compiles nothing;
+Peak memory is the child's peak RSS (``VmHWM``). A Numba child also reports
+its compile table (:mod:`symrnn.bench.compiletable`): seconds per compiled function. PyTorch compiles nothing;
 its one probe is the reference for the time to a first step.
 
 >>> env = probe_env("/tmp/c")
@@ -29,6 +30,7 @@ import time
 import numpy as np
 
 from ..runtime import isolated_caches, with_package_on_path
+from .compiletable import CompileTable
 from .impls import SymrnnTrainer, TorchImpl, initial_weights
 from .torch_twins import load_torch
 
@@ -55,6 +57,7 @@ def probe_impl(args):
 def probe_main(args):
     """Child mode: one model, one implementation, two steps (see the module docstring)."""
     start = time.perf_counter()
+    table = CompileTable().listen() if args.probe == "symrnn-numba" else None
     impl = probe_impl(args)
     impl.prepare(*batch_ids(args.vocab, max(args.batch), max(args.seq), args.seed))
     impl.train(1)
@@ -63,7 +66,8 @@ def probe_main(args):
     start = time.perf_counter()
     impl.train(1)
     print(json.dumps({"in_process_first_step_s": first_s, "next_step_s": time.perf_counter() - start,
-                      "maxrss_mb": peak_rss_mb()}), flush=True)
+                      "maxrss_mb": peak_rss_mb(),
+                      "compile_table": table.rows(top=40) if table else None}), flush=True)
     return 0
 
 

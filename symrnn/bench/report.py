@@ -36,6 +36,7 @@ def print_model(result):
     print(f"\n=== --model {model}: {describe_model(model, result['sizes'])}")
     print_failures(result["failures"])
     print_train(result["train"])
+    print_step_profiles(result.get("step_profile", []))
     print_bounds(result["bounds"])
     print_generate(result["generate"])
     print_first_steps(result["first_step_s"])
@@ -55,6 +56,40 @@ def print_train(rows):
         print(f"{r['seq']:>4} {r['batch']:>5} {r['impl']:<14} {r['median']:>9.0f} "
               f"{r['min']:>9.0f}-{r['max']:<9.0f} {fmt(r['x_torch'], '8.2f')} "
               f"{fmt(r['x_numpy'], '8.2f')} {r['frac_bound']:>8.2f}")
+
+
+def print_step_profiles(rows):
+    """Where each profiled step's time goes (the rows of ``step_profile``: see
+    :func:`symrnn.bench.runner.step_profiles`)."""
+    if not rows:
+        return
+    done = next((r for r in rows if "error" not in r), rows[0])
+    print(f"Where a step's time goes: PyTensor's profiler on one training step, every node timed "
+          f"(on Numba each node compiled on its own), median of {done.get('steps', '-')} steps "
+          "after a warm-up; ms per step and % of the profiled step")
+    for r in rows:
+        label = f"  seq {r['seq']:>3} batch {r['batch']:>3} {r['impl']}"
+        if "error" in r:
+            print(f"{label}: no profile: {r['error']}")
+            continue
+        fastest = f", fastest round {r['timed_min_ms']:.2f}" if "timed_min_ms" in r else ""
+        took = f"; profiling took {r['profile_s']:.1f} s" if "profile_s" in r else ""
+        print(f"{label}: profiled step {r['total_ms']:.2f} ms vs timed {r['timed_ms']:.2f} ms "
+              f"(median{fastest}; profiled call {r['call_ms']:.2f} ms, {r['nodes']} nodes{took})")
+        for name, group in r["groups"].items():
+            print(f"    {name:<10} {group['ms']:>8.2f} ms {100 * group['frac']:>4.0f}%  "
+                  f"{describe_ops(group['ops'])}")
+
+
+def describe_ops(ops, top=5):
+    """``ops`` (ms per op type, largest first): the first ``top``, then what the rest add up to.
+
+    >>> describe_ops({"Elemwise": 0.5, "Alloc": 0.25, "Reshape": 0.1}, top=2)
+    'Elemwise 0.50, Alloc 0.25, 1 more 0.10'
+    """
+    shown = [f"{op} {ms:.2f}" for op, ms in list(ops.items())[:top]]
+    more = list(ops.values())[top:]
+    return ", ".join(shown + ([f"{len(more)} more {sum(more):.2f}"] if more else [])) or "-"
 
 
 def print_bounds(rows):

@@ -12,6 +12,11 @@ rotating who goes first; :mod:`symrnn.bench.timing`):
 - training characters/s (forward + backward + SGD) for every ``--seq`` x
   ``--batch`` pair, with ratios to PyTorch and numpy and the fraction of the
   FLOP bound (:mod:`symrnn.bench.flops`);
+- where symrnn's training step spends its time, case by case
+  (:mod:`symrnn.bench.stepprofile`): PyTensor's per-op profile of a few steps, in
+  ms per step and % of the step for the recurrence ops, the GEMMs, the loss ops
+  and the rest (its top op types), the profiled step beside the timed one
+  (``--no-step-profile`` leaves it out; ``--quick`` profiles the largest case);
 - generation characters/s, greedy with the state carried: one character per
   call (symrnn's ``Generator.feed``, and the PyTorch and numpy loops) and
   ``n`` per call (``Generator.sample_ids``, a round in one compiled call;
@@ -42,7 +47,8 @@ import numpy as np
 import pytensor
 
 from ..runtime import keep_freed_memory
-from . import mainjob
+from . import learning, mainjob
+from .compiletable import print_compile_tables
 from .flops import flop_bound
 from .impls import (
     NumpyImpl,
@@ -58,6 +64,7 @@ from .masked import profile_masked, run_masked
 from .options import parse_args
 from .probes import batch_ids, probe_main, run_probes
 from .report import print_header, print_masked, print_model, print_probes
+from .stepprofile import STEPS, WARMUP, print_profile
 from .timing import alternate, ratio, summary, timed
 from .torch_twins import TORCH_PIN, load_torch
 
@@ -102,7 +109,7 @@ def train_rows(rates, bound, batch, seq):
 
 
 def run_training(args, model, live, symrnn, failures):
-    rows, bounds, first_steps = [], [], {}
+    rows, bounds, first_steps, profiles = [], [], {}, []
     for seq in args.seq:
         for batch in args.batch:
             x, y = batch_ids(args.vocab, batch, seq, args.seed)
@@ -113,7 +120,39 @@ def run_training(args, model, live, symrnn, failures):
                               args.round_seconds)
             rows += train_rows(rates, bound, batch, seq)
             bounds.append(bound)
-    return rows, bounds, first_steps
+            if profiles_case(args, seq, batch):
+                profiles += step_profiles(args, [i for i in symrnn if i in live], rows, seq, batch)
+    return rows, bounds, first_steps, profiles
+
+
+def profiles_case(args, seq, batch):
+    """Whether the step of this case is profiled: every case, --quick the largest only,
+    --no-step-profile none."""
+    largest = seq == max(args.seq) and batch == max(args.batch)
+    return args.step_profile and (largest or not args.quick)
+
+
+def step_profiles(args, trainers, rows, seq, batch):
+    """Where a step of each symrnn trainer spends its time on this case's batch
+    (:mod:`symrnn.bench.stepprofile`), beside its timed step (``timed_ms``: from the median
+    rate of its rounds; ``timed_min_ms``: from the fastest) and what profiling took
+    (``profile_s``: on Numba, compiling each node on its own the first time a ``T`` is
+    profiled); a trainer that cannot be profiled gets a row with the ``error``."""
+    steps, warmup = (2, 1) if args.quick else (STEPS, WARMUP)
+    out = []
+    for trainer in trainers:
+        rates = next(r for r in rows
+                     if (r["impl"], r["seq"], r["batch"]) == (trainer.name, seq, batch))
+        row = {"seq": seq, "batch": batch, "impl": trainer.name,
+               "timed_ms": 1e3 * batch * seq / rates["median"],
+               "timed_min_ms": 1e3 * batch * seq / rates["max"]}
+        try:
+            seconds, profile = timed(trainer.step_profile, steps, warmup)
+            row.update(profile, profile_s=seconds)
+        except Exception as err:   # noqa: BLE001 (a backend's own error, reported in the row)
+            row["error"] = failure(trainer, "step profile", err)["error"]
+        out.append(row)
+    return out
 
 
 # ----------------------------------------------------------------- generation
@@ -160,12 +199,12 @@ def run_model(args, model, torch):
               for backend in args.backend]
     others = [NumpyImpl(model, weights)] + ([TorchImpl(torch, model, weights)] if torch else [])
     live, failures = symrnn + others, []
-    train, bounds, first_steps = run_training(args, model, live, symrnn, failures)
+    train, bounds, first_steps, profiles = run_training(args, model, live, symrnn, failures)
     working = [impl for impl in symrnn if impl in live]
     generate = run_generation(args, working, others, first_steps, failures)
     sizes = {k: getattr(args, k) for k in ("vocab", "embed", "hidden", "dtype")}
     return {"model": model, "sizes": sizes, "train": train, "bounds": bounds, "generate": generate,
-            "first_step_s": first_steps, "failures": failures}
+            "first_step_s": first_steps, "failures": failures, "step_profile": profiles}
 
 
 def machine_info(args, torch):
@@ -180,10 +219,8 @@ def profile_train(args, steps=30):
     """PyTensor's op-level profile of the first model's training function (largest case)."""
     trainer = SymrnnTrainer(args.models[0], args.vocab, args.hidden, args.embed, args.dtype,
                             args.backend[0])
-    with pytensor.config.change_flags(profile=True):
-        trainer.prepare(*batch_ids(args.vocab, max(args.batch), max(args.seq), args.seed))
-    trainer.train(steps)
-    trainer.fn.profile.summary(file=sys.stdout, n_ops_to_print=15, n_apply_to_print=15)
+    trainer.prepare(*batch_ids(args.vocab, max(args.batch), max(args.seq), args.seed))
+    print_profile(trainer, steps)
     return 0
 
 
@@ -194,6 +231,9 @@ def main(argv=None):
         return probe_main(args)
     if args.main_job:
         return mainjob.main()
+    if args.learning:
+        learning.main(args)
+        return 0
     if args.profile:
         return profile_masked(args) if args.masked else profile_train(args)
     torch = None if args.no_torch else load_torch()
@@ -219,6 +259,7 @@ def main(argv=None):
         for model in args.models:
             probes += run_probes(args, model, torch_too=torch is not None)
         print_probes(probes)
+        print_compile_tables(probes)
     if args.json:
         write_json(args, {"machine": info, "models": models, "probes": probes})
     return 0

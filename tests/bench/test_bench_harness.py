@@ -95,6 +95,11 @@ def test_quick_run_of_every_model_prints_and_writes_every_row_kind(tmp_path, cap
         assert generated["symrnn-py n/call"]["same_chars"] is True
         assert model["bounds"][0]["flops_per_char"] == flops_per_char(model["model"], 11, 7, 3)
         assert model["failures"] == [] and "T=3" in model["first_step_s"]["symrnn-py"]
+        [profile] = model["step_profile"]   # --quick: the largest case, symrnn's trainers
+        assert (profile["impl"], profile["seq"], profile["batch"]) == ("symrnn-py", 3, 2)
+        assert profile["total_ms"] > 0 and profile["timed_ms"] > 0
+        assert list(profile["groups"]) == ["recurrence", "gemm", "loss", "rest"]
+    assert printed.count("symrnn-py: profiled step") == len(MODELS)
     for kind in ROW_KINDS:
         assert printed.count(kind) == len(MODELS), kind
 
@@ -117,6 +122,7 @@ def test_profile_prints_pytensors_op_profile_of_the_training_function(capsys):
     assert runner.main(["--profile", "--model", "gru", *TINY]) == 0
     printed = capsys.readouterr().out
     assert "Function profiling" in printed and "30 calls" in printed
+    assert "symrnn-py: profiled step" in printed and "recurrence" in printed
 
 
 # ------------------------------------------------------------------ probes
