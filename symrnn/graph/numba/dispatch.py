@@ -38,10 +38,12 @@ from ..losses import (
 from ..recurrence import DTYPES, Recurrence, RecurrenceGrad
 from . import xent
 
-# Bump when kernels, fastmath, blas or blas_dot change what the kernels compute or how.
-IMPLEMENTATION_VERSION = 2   # 2: the step mask (has_step_mask)
+# Bump when kernels, fastmath, blas, blas_dot or direct_gemm change what the kernels compute
+# or how.
+IMPLEMENTATION_VERSION = 3   # 2: the step mask (has_step_mask); 3: the LSTM's packed W_h
 # Paths from this folder: the kernels build the cell records' counts into their code.
-KERNEL_SOURCES = ("kernels.py", "fastmath.py", "blas.py", "blas_dot.py", "../cellrecords.py")
+KERNEL_SOURCES = ("kernels.py", "fastmath.py", "blas.py", "blas_dot.py", "direct_gemm.py",
+                  "../cellrecords.py")
 # The cross-entropy kernels (symrnn.graph.numba.xent) have their own version and sources.
 XENT_VERSION = 2   # 2: the one-hot kernels (kinds onehot_forward, onehot_backward)
 XENT_SOURCES = ("xent.py",)

@@ -52,7 +52,7 @@ import numpy as np
 
 from ...compat import compile_numba_function_src, numba_njit
 from ..cellrecords import cell_record
-from . import fastmath
+from . import direct_gemm, fastmath
 from .blas import NOTRANS, TRANS, matmul_for
 
 
@@ -76,6 +76,45 @@ def not_stack(a, T, B, H):
 @numba_njit(inline="always")
 def not_matrix(a, rows, cols):
     return (a.shape[0] != rows) | (a.shape[1] != cols)
+
+
+def _recurrent_product(dtype, matmul):
+    """``(setup, product)`` for the per-step ``c[m, n] = a[m, k] . op(W)`` (``beta = 0``).
+
+    float32: ``W`` packed once per kernel call and OpenBLAS's micro-kernel per step
+    (:mod:`.direct_gemm`) when its run-time check passed and ``m > 1``; otherwise, and
+    for other dtypes, :func:`.blas.matmul_for`'s product.
+    ``setup(trans, m, n, k, W, ldw) -> (on, packed_W, scratch)``.
+    """
+    one, zero = dtype.type(1), dtype.type(0)
+    if dtype != np.float32:
+        @numba_njit(inline="always")
+        def setup(trans, m, n, k, W, ldw):
+            return False, np.empty(0, dtype), np.empty(0, dtype)
+
+        @numba_njit(inline="always")
+        def product(on, pw, pa, trans, m, n, k, a, lda, W, ldw, c, ldc):
+            matmul(NOTRANS, trans, m, n, k, one, a, lda, W, ldw, zero, c, ldc)
+        return setup, product
+    f = direct_gemm.functions()
+    enabled, packed_size, pack_w, packed_matmul = (f["enabled"], f["packed_size"], f["pack_w"],
+                                                   f["packed_matmul"])
+
+    @numba_njit(inline="always")
+    def setup(trans, m, n, k, W, ldw):
+        if m > 1 and enabled():
+            pw, pa = np.empty(packed_size(k, n), dtype), np.empty(packed_size(k, m), dtype)
+            pack_w(trans, k, n, W, ldw, pw)
+            return True, pw, pa
+        return False, np.empty(0, dtype), np.empty(0, dtype)
+
+    @numba_njit(inline="always")
+    def product(on, pw, pa, trans, m, n, k, a, lda, W, ldw, c, ldc):
+        if on:
+            packed_matmul(m, n, k, a, lda, pw, pa, c, ldc)
+        else:
+            matmul(NOTRANS, trans, m, n, k, one, a, lda, W, ldw, zero, c, ldc)
+    return setup, product
 
 
 @numba_njit(inline="always")
@@ -367,9 +406,9 @@ def _gru_backward(record, act, inner, has_mask, has_step_mask, clip, first_step,
 # --- LSTM (Keras 1 gates i, f, c, o) ------------------------------------------------------
 
 def _lstm_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
-    one, zero = dtype.type(1), dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
     masked, keep = _masked(has_mask), _keep_padded_rows(has_step_mask, dtype)
+    setup, product = _recurrent_product(dtype, matmul)
 
     def forward(xw, h0, c0, W_h, mask, step_mask):
         T, B, H = check_forward_inputs(xw, h0, c0, W_h, mask, step_mask, n_gates, has_c,
@@ -381,9 +420,10 @@ def _lstm_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
         i_s, f_s = np.empty(T * n, dtype), np.empty(T * n, dtype)
         g_s, o_s = np.empty(T * n, dtype), np.empty(T * n, dtype)
         a, h_in_buf = np.empty(w, dtype), np.empty(n, dtype)
+        on, pw, pa = setup(NOTRANS, B, 4 * H, H, W, 4 * H)
         for t in range(T):
             h_in = masked(h_in_buf, h_tm1, m)
-            matmul(NOTRANS, NOTRANS, B, 4 * H, H, one, h_in, H, W, 4 * H, zero, a, 4 * H)
+            product(on, pw, pa, NOTRANS, B, 4 * H, H, h_in, H, W, 4 * H, a, 4 * H)
             x_t, q = x[t * w:(t + 1) * w], t * n     # q: step t's offset in the [T, B, H] outputs
             for b in range(B):
                 # Three short loops rather than one: LLVM vectorises a loop only when it
@@ -420,6 +460,7 @@ def _lstm_backward(record, act, inner, has_mask, has_step_mask, clip, first_step
     d_act, d_inner = fastmath.derivative(act, dtype), fastmath.derivative(inner, dtype)
     mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
     real = _is_real(has_step_mask, dtype)
+    setup, product = _recurrent_product(dtype, matmul)
 
     def backward(xw, h0, c0, W_h, mask, step_mask, hs, cs, i_s, f_s, g_s, o_s, acs, dhs, dcs):
         T, B, H = check_forward_inputs(xw, h0, c0, W_h, mask, step_mask, n_gates, has_c,
@@ -438,6 +479,7 @@ def _lstm_backward(record, act, inner, has_mask, has_step_mask, clip, first_step
         dmask = np.zeros(m.size, dtype)
         passed = np.empty(n, dtype)   # a padded row's h gradient, whole (0 in a real row)
         lo = first_step(T)
+        on, pw, pa = setup(TRANS, B, H, 4 * H, W, 4 * H)
         for t in range(T - 1, lo - 1, -1):
             h_tm1 = h[(t - 1) * n:t * n] if t > 0 else h0f
             c_tm1 = c_all[(t - 1) * n:t * n] if t > 0 else c0f
@@ -462,7 +504,7 @@ def _lstm_backward(record, act, inner, has_mask, has_step_mask, clip, first_step
                     for j in range(H):
                         passed[p + j] = dh_out[s + j] + dh[p + j]
                         dc[p + j] = clip(dc_out[s + j] + dc[p + j])
-            matmul(NOTRANS, TRANS, B, H, 4 * H, one, da_t, 4 * H, W, 4 * H, zero, dh_in, H)
+            product(on, pw, pa, TRANS, B, H, 4 * H, da_t, 4 * H, W, 4 * H, dh_in, H)
             into_state_grad(dh, dh_in, passed, h_tm1, m, dmask, has_step_mask)
         dW = np.empty(H * 4 * H, dtype)
         matmul(TRANS, NOTRANS, H, 4 * H, (T - lo) * B, one, h_ins[lo * n:], H, dxw[lo * w:], 4 * H,
