@@ -69,9 +69,14 @@ def add_train_parser(commands):
     opt("--checkpoint-every", int, f"steps between checkpoints (default {D['checkpoint_every']}; also at each epoch end)")
     opt("--embed-init", str, f"initialiser of the embedding (default {D['embed_init']})",
         run.CHOICES["embed_init"])
-    train.add_argument("--keras1-gates", action="store_const", const=True, default=None,
+    opt("--inner-init", str, "initialiser of the recurrent weights (default: identity for lesson, "
+        "orthogonal for simplernn, gru and lstm)", run.CHOICES["inner_init"])
+    gates = train.add_mutually_exclusive_group()
+    gates.add_argument("--keras1-gates", action="store_const", const=True, default=None,
                        help="gru/lstm with Keras 1's hard_sigmoid gates and zero forget-gate bias (the "
-                            "lesson's); default: sigmoid gates, forget-gate bias 1")
+                            "lesson's; the default: measured to learn faster, see the README)")
+    gates.add_argument("--sigmoid-gates", dest="keras1_gates", action="store_const", const=False,
+                       help="gru/lstm with logistic sigmoid gates and (lstm) a forget-gate bias of 1")
     train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
     train.add_argument("--run-dir", default=None, help="where checkpoints go (default runs/<date-time>)")
     train.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue the run saved in RUN_DIR")

@@ -43,8 +43,10 @@ EVAL_CHUNK = 512  # windows per evaluation call: bounded memory on any corpus
 # a gated model saved before sigmoid gates became the default keeps the Keras 1 gates it had).
 CONFIG_DEFAULTS = {**CHAR_DEFAULTS, "seq_len": None}
 LEGACY_GATED_DEFAULTS = {"keras1_gates": True}
-# Runs saved before the embedding init was a setting started from Keras' U(-0.05, 0.05).
+# Runs saved before the inits were settings started from Keras' U(-0.05, 0.05) embedding
+# and, for simplernn, the identity recurrence (the others' were what they are now).
 LEGACY_EMBED_INIT = "uniform"
+LEGACY_INNER_INIT = {"simplernn": "identity"}
 
 
 def check_config(config):
@@ -57,7 +59,9 @@ def check_config(config):
     check_name("optimizer", c["optimizer"], tuple(OPTIMIZERS))
     check_name("loss", c["loss"], LOSS_AGGREGATIONS)
     check_name("dtype", c["dtype"], DTYPES)
-    initialiser(c["embed_init"])
+    for init in (c["embed_init"], c["inner_init"]):
+        if init is not None:
+            initialiser(init)
     if c["act"] is not None:
         activation(c["act"])
     errors.check_positive(dict(hidden=c["hidden"], layers=c["layers"], learning_rate=c["lr"],
@@ -145,4 +149,5 @@ def saved_config(config, checkpoint_version):
     if checkpoint_version < 2 and config.get("model") in ("gru", "lstm"):
         config = {**LEGACY_GATED_DEFAULTS, **config}
     config.setdefault("embed_init", LEGACY_EMBED_INIT)
+    config.setdefault("inner_init", LEGACY_INNER_INIT.get(config.get("model")))
     return config

@@ -72,7 +72,7 @@ from .rundir import RunDirLock
 # Defaults of `symrnn train`; options left unset on --resume keep the run's saved values.
 TRAIN_DEFAULTS = {**{k: CHAR_DEFAULTS[k] for k in ("model", "hidden", "layers", "optimizer", "clipnorm",
                                                    "loss", "dtype", "seed", "keras1_gates",
-                                                   "embed_init")},
+                                                   "embed_init", "inner_init")},
                   "lr": None, "seq_len": 8, "batch_size": 32, "epochs": 1, "sequences": 30_000,
                   "checkpoint_every": 500}
 # --lr's default by optimizer (adam's is the models' own)
@@ -82,9 +82,10 @@ DEFAULT_LR = {"sgd": 0.05, "momentum": 0.01, "adam": CHAR_DEFAULTS["lr"], "rmspr
 RESUME_OVERRIDES = ("epochs", "lr", "checkpoint_every")
 # The values argparse offers for the options that name something.
 CHOICES = {"model": MODELS, "optimizer": list(OPTIMIZERS), "loss": LOSS_AGGREGATIONS, "dtype": DTYPES,
-           "backend": BACKENDS, "embed_init": sorted(INITIALISERS)}
+           "backend": BACKENDS, "embed_init": sorted(INITIALISERS),
+           "inner_init": sorted(INITIALISERS)}
 MODEL_SETTINGS = ("model", "hidden", "layers", "optimizer", "lr", "clipnorm", "loss", "dtype", "seed",
-                  "seq_len", "keras1_gates", "embed_init")
+                  "seq_len", "keras1_gates", "embed_init", "inner_init")
 
 
 class NonFiniteLoss(SymrnnError):

@@ -38,7 +38,10 @@ from .probes import probe_env
 #: symrnn variants: the flags each adds to ``symrnn train``.
 VARIANTS = {"defaults": [], "keras-embedding": ["--embed-init", "uniform"],
             "torch-embedding": ["--embed-init", "standard_normal"],
-            "keras1-gates": ["--keras1-gates"]}
+            "keras1-gates": ["--keras1-gates"], "sigmoid-gates": ["--sigmoid-gates"],
+            "identity-recurrence": ["--inner-init", "identity"],
+            "uniform-recurrence": ["--inner-init", "uniform"],
+            "orthogonal-recurrence": ["--inner-init", "orthogonal"]}
 DEFAULT_VARIANTS = ("keras-embedding", "torch-embedding")
 HELDOUT = re.compile(r"epoch (\d+)/\d+ step \d+: held-out (\d+\.\d+) nats")
 TWIN = "torch"

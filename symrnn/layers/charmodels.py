@@ -6,16 +6,18 @@ probabilities ``[B, T, V]``, built from the layer classes only:
 - ``"lesson"``: the lesson's raw RNN as layers: ``OneHot(V) -> SimpleRNN(H,
   relu, W_x normal, W_h identity) -> TimeDistributed(Dense(V, softmax, normal))``
   (the lesson's initialisers; its ``b_x + b_h`` is the layer's one bias);
-- ``"simplernn"``: ``Embedding(V, 42) -> SimpleRNN(H, relu, identity W_h) x layers``;
+- ``"simplernn"``: ``Embedding(V, 42) -> SimpleRNN(H, relu, orthogonal W_h) x layers``;
 - ``"gru"`` / ``"lstm"``: ``Embedding(V, 42) -> GRU/LSTM(H) x layers``.
 
-The embedding starts from N(0, 1) (``embed_init``, PyTorch's default), not
-Keras' U(-0.05, 0.05): measured on Nietzsche, it learns much faster.
-
-Gated models use logistic ``sigmoid`` gates and an LSTM forget-gate bias of 1
-(what Keras 2 and PyTorch moved to; it trains better: see the README);
-``keras1_gates=True`` gives the lesson's Keras 1 behaviour (``hard_sigmoid``
-gates, zero forget-gate bias). The layer classes themselves keep Keras 1
+Defaults chosen by measurement (``symrnn bench --learning`` on Nietzsche against
+the same model in PyTorch with PyTorch's defaults; the README's "Learning speed"
+has the table): the embedding starts from N(0, 1) (``embed_init``, PyTorch's
+default) rather than Keras' U(-0.05, 0.05); the simple RNN's recurrent weights
+from an orthogonal matrix (``inner_init``; the lesson's identity start learns
+slowly on windows of 50); gated models use the lesson's Keras 1 gates
+(``keras1_gates=True``: ``hard_sigmoid``, zero forget-gate bias), which ended
+lower than logistic gates with a forget-gate bias of 1 (``keras1_gates=False``)
+for both the LSTM and the GRU. The layer classes themselves keep Keras 1
 defaults, so the lesson's own code runs as written.
 
 Layer names are fixed (``embedding``, ``rnn_0``, ..., ``output``), so weight
@@ -25,7 +27,7 @@ and checkpoint keys do not depend on how many models a process built.
 >>> [layer.name for layer in model.stack]
 ['embedding', 'rnn_0', 'timedistributed']
 >>> model.stack[1].inner_activation
-'sigmoid'
+'hard_sigmoid'
 """
 import numpy as np
 
@@ -48,8 +50,8 @@ EMBED = 42   # the lesson's n_fac
 EMBED_INIT = "standard_normal"
 #: The one home of the character models' defaults (the CLI, its checkpoints and the bench read them).
 CHAR_DEFAULTS = dict(model="lesson", hidden=256, layers=1, optimizer="adam", lr=0.002, clipnorm=None,
-                     loss="mean", act=None, dtype="float32", seed=42, embed=EMBED, keras1_gates=False,
-                     embed_init=EMBED_INIT)
+                     loss="mean", act=None, dtype="float32", seed=42, embed=EMBED, keras1_gates=True,
+                     embed_init=EMBED_INIT, inner_init=None)
 
 
 def check_name(kind, name, valid):
@@ -59,12 +61,18 @@ def check_name(kind, name, valid):
     return name
 
 
-def _recurrent(model, i, hidden, act, keras1_gates, seed, dtype):
+#: The recurrent weights' init where ``inner_init`` is None: the lesson's identity (IRNN)
+#: for its own model, Keras' orthogonal for the others (measured: see the module docstring).
+DEFAULT_INNER_INIT = {"lesson": "identity", "simplernn": "orthogonal", "gru": "orthogonal",
+                      "lstm": "orthogonal"}
+
+
+def _recurrent(model, i, hidden, act, keras1_gates, seed, dtype, inner_init):
     common = dict(activation=act, return_sequences=True, name=f"rnn_{i}", seed=seed + 1 + i,
-                  dtype=dtype)
+                  dtype=dtype, inner_init=inner_init or DEFAULT_INNER_INIT[model])
     if model in ("lesson", "simplernn"):
         init = "normal" if model == "lesson" else "glorot_uniform"
-        return SimpleRNN(hidden, init=init, inner_init="identity", **common)
+        return SimpleRNN(hidden, init=init, **common)
     gates = "hard_sigmoid" if keras1_gates else "sigmoid"
     if model == "gru":
         return GRU(hidden, inner_activation=gates, **common)
@@ -73,12 +81,13 @@ def _recurrent(model, i, hidden, act, keras1_gates, seed, dtype):
 
 def char_model(vocab_size, model="simplernn", hidden=CHAR_DEFAULTS["hidden"], layers=1, act=None,
                dtype=CHAR_DEFAULTS["dtype"], seed=CHAR_DEFAULTS["seed"], seq_len=None, embed=EMBED,
-               keras1_gates=False, embed_init=EMBED_INIT):
+               keras1_gates=CHAR_DEFAULTS["keras1_gates"], embed_init=EMBED_INIT, inner_init=None):
     """The ``Sequential`` character model ``model`` names (see the module docstring).
 
     ``seq_len`` fixes the window length in the model's input shape (``None``:
     any length). ``act`` defaults to relu for the simple RNNs, tanh for gated cells.
-    ``embed_init`` initialises the embedding (not used by the one-hot lesson model).
+    ``embed_init`` initialises the embedding (not used by the one-hot lesson model),
+    ``inner_init`` the recurrent weights (None: :data:`DEFAULT_INNER_INIT`).
     """
     check_name("model", model, MODELS)
     if model == "lesson" and layers != 1:
@@ -90,7 +99,7 @@ def char_model(vocab_size, model="simplernn", hidden=CHAR_DEFAULTS["hidden"], la
     else:
         first = Embedding(vocab_size, embed, input_length=seq_len, init=embed_init,
                           name="embedding", seed=seed, dtype=dtype)
-    stack = [first] + [_recurrent(model, i, hidden, act, keras1_gates, seed, dtype)
+    stack = [first] + [_recurrent(model, i, hidden, act, keras1_gates, seed, dtype, inner_init)
                        for i in range(layers)]
     init = "normal" if model == "lesson" else "glorot_uniform"
     output = Dense(vocab_size, activation="softmax", init=init, name="output", seed=seed + 100,
@@ -122,12 +131,14 @@ def char_loss(aggregation="mean", seq_len=None):
 def compiled_char_model(vocab_size, config, backend=None):
     """``char_model`` compiled as ``symrnn train`` compiles it, from its config dict
     (keys: model, hidden, layers, act, dtype, seed, seq_len, embed, optimizer, lr,
-    clipnorm, loss, keras1_gates, embed_init; missing keys take the defaults above)."""
+    clipnorm, loss, keras1_gates, embed_init, inner_init; missing keys take the defaults above)."""
     c = dict(config)
     model = char_model(vocab_size, c.get("model", "simplernn"), c.get("hidden", 256),
                        c.get("layers", 1), c.get("act"), c.get("dtype", "float32"),
                        c.get("seed", 42), c.get("seq_len"), c.get("embed", EMBED),
-                       c.get("keras1_gates", False), c.get("embed_init", EMBED_INIT))
+                       c.get("keras1_gates", CHAR_DEFAULTS["keras1_gates"]),
+                       c.get("embed_init", EMBED_INIT),
+                       c.get("inner_init"))
     model.compile(char_optimizer(c.get("optimizer", "adam"), c.get("lr", 0.002), c.get("clipnorm")),
                   char_loss(c.get("loss", "mean"), c.get("seq_len")), backend=backend)
     return model

@@ -280,13 +280,41 @@ def test_the_embedding_init_is_a_setting_the_run_records_and_resume_keeps(tmp_pa
         run.plan_training(options(tmp_path, embed_init="uniform", **resume))
 
 
+def test_the_recurrent_init_is_a_setting_with_each_models_own_default(tmp_path):
+    W_h = run.plan_training(options(tmp_path, "o", **SMALL)).model.model.stack[1].W_h.get_value()
+    assert np.allclose(W_h.T @ W_h, np.eye(7)) and not np.allclose(W_h, np.eye(7))  # orthogonal
+    lesson = run.plan_training(options(tmp_path, "l", **{**SMALL, "model": "lesson"}))
+    assert np.array_equal(lesson.model.model.stack[1].W_h.get_value(), np.eye(7))   # the IRNN
+    uniform = run.plan_training(options(tmp_path, "u", inner_init="uniform", **SMALL))
+    W_h = uniform.model.model.stack[1].W_h.get_value()
+    assert abs(W_h).max() <= 0.05 and not np.array_equal(W_h, np.eye(7))
+    assert uniform.model.config["inner_init"] == "uniform"
+
+
 def test_runs_saved_before_the_embedding_init_was_a_setting_say_keras_uniform():
     from symrnn.app.models import saved_config
     assert saved_config({"model": "lstm"}, 2)["embed_init"] == "uniform"
+    assert saved_config({"model": "lstm"}, 2)["inner_init"] is None   # the model's own
+    assert saved_config({"model": "simplernn"}, 2)["inner_init"] == "identity"   # as it was
     assert saved_config({"model": "lstm", "embed_init": "standard_normal"}, 2)["embed_init"] \
         == "standard_normal"
 
 
-def test_an_unknown_embedding_init_is_refused_by_name(tmp_path):
+@pytest.mark.parametrize("setting", ["embed_init", "inner_init"])
+def test_an_unknown_initialiser_is_refused_by_name(tmp_path, setting):
     with pytest.raises(SymrnnError, match="unknown initialiser 'gaussian'"):
-        run.plan_training(options(tmp_path, embed_init="gaussian", **SMALL))
+        run.plan_training(options(tmp_path, **{setting: "gaussian"}, **SMALL))
+    assert not (tmp_path / "run").exists()
+
+
+def test_gated_models_default_to_the_keras1_gates_and_the_cli_can_ask_for_logistic_ones(tmp_path):
+    from symrnn.app.cli import build_parser
+    parse = lambda *flags: build_parser().parse_args(["train", *flags]).keras1_gates
+    assert (parse(), parse("--keras1-gates"), parse("--sigmoid-gates")) == (None, True, False)
+    with pytest.raises(SymrnnError, match="not allowed with"):
+        parse("--keras1-gates", "--sigmoid-gates")
+    lstm = {**SMALL, "model": "lstm"}
+    layer = run.plan_training(options(tmp_path, "k", **lstm)).model.model.stack[1]
+    assert (layer.inner_activation, layer.unit_forget_bias) == ("hard_sigmoid", False)
+    layer = run.plan_training(options(tmp_path, "s", keras1_gates=False, **lstm)).model.model.stack[1]
+    assert (layer.inner_activation, layer.unit_forget_bias) == ("sigmoid", True)

@@ -25,7 +25,8 @@ V, E, H, B, T = 7, 3, 5, 3, 4
 def problem(model, seed=0, batch=B, seq=T):
     """A float64 layer model with perturbed weights, and ids / targets ``[batch, seq]``."""
     rng = np.random.default_rng(seed)
-    layer_model = char_model(V, model, hidden=H, seq_len=seq, dtype="float64", embed=E)
+    layer_model = char_model(V, model, hidden=H, seq_len=seq, dtype="float64", embed=E,
+                             keras1_gates=False)   # the gates the bench and its twins use
     weights = {role: w + rng.normal(0, 0.3, w.shape) for role, w in twin_weights(layer_model).items()}
     set_twin_weights(layer_model, weights)
     ids = rng.integers(0, V, size=(batch, seq + 1))

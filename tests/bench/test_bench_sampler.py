@@ -15,7 +15,8 @@ V, E, H = 7, 3, 5
 
 def generator(model, seed=0, backend="py"):
     """A generator on a float64 character model with perturbed weights (varied characters)."""
-    layer_model = char_model(V, model, hidden=H, seq_len=4, dtype="float64", embed=E)
+    layer_model = char_model(V, model, hidden=H, seq_len=4, dtype="float64", embed=E,
+                             keras1_gates=False)   # the gates the bench and its twins use
     rng = np.random.default_rng(seed)
     set_twin_weights(layer_model, {role: w + rng.normal(0, 1.5, w.shape)
                                    for role, w in twin_weights(layer_model).items()})
