@@ -1,9 +1,11 @@
 """The packed-W float32 recurrent product (symrnn.graph.numba.direct_gemm) equals the BLAS one.
 
-The LSTM kernels run twice on the same float32 inputs, with the packed path on
-and off (the run-time switch the kernels read), and must agree to float32
-rounding; non-square sizes (B=5, H=24: tails of OpenBLAS's 16 x 4 blocks) so a
-wrong offset, leading dimension or transpose cannot pass. Skipped where the
+The LSTM, GRU and simple kernels run twice on the same float32 inputs, with the
+packed path on and off (the run-time switch the kernels read), and must agree to
+float32 rounding; non-square sizes (B=5, H=24: tails of OpenBLAS's 16 x 4 blocks)
+so a wrong offset, leading dimension or transpose cannot pass (the GRU packs its
+``U_zr`` and ``U_h`` column blocks of ``W_h`` separately, and its backward
+accumulates into the ``U_h`` part's gradient: ``beta = 1``). Skipped where the
 packed path is off (no scipy OpenBLAS with the core's symbols, or the
 self-test failed), where the kernels use the old product anyway.
 """
@@ -11,7 +13,11 @@ import numpy as np
 import pytest
 
 from symrnn.graph.numba import direct_gemm
-from symrnn.graph.numba.kernels import backward_kernel, callable_from_python, forward_kernel
+from symrnn.graph.numba.kernels import (
+    backward_kernel,
+    callable_from_python,
+    forward_kernel,
+)
 
 direct_gemm.is_enabled()
 pytestmark = pytest.mark.skipif("addresses" not in direct_gemm._state,
@@ -24,8 +30,8 @@ def test_self_test_passes_and_catches_a_wrong_product():
     f = dict(direct_gemm.functions())
     right = f["py_packed_matmul"]
 
-    def last_row_dropped(m, n, k, a, lda, packed, a_buf, c, ldc):   # a planted bug
-        right(max(m - 1, 1), n, k, a, lda, packed, a_buf, c, ldc)
+    def last_row_dropped(m, n, k, a, lda, packed, a_buf, beta, c, ldc):   # a planted bug
+        right(max(m - 1, 1), n, k, a, lda, packed, a_buf, beta, c, ldc)
     f["py_packed_matmul"] = last_row_dropped
     assert direct_gemm.self_test(functions_=f) is not None
 
@@ -49,6 +55,38 @@ def test_lstm_kernels_packed_equal_blas(B, monkeypatch):
         outs = forward(xw, h0, c0, W_h)
         grads = backward(xw, h0, c0, W_h, *outs, dhs, dcs)
         results[on] = [np.asarray(o) for o in (*outs, *grads)]
+    for packed, blas in zip(results[True], results[False]):
+        np.testing.assert_allclose(packed, blas, rtol=1e-4, atol=1e-5)
+    assert not np.array_equal(results[True][0], np.zeros_like(results[True][0]))
+
+
+def _packed_and_blas(monkeypatch, forward, backward, forward_inputs, state_grads):
+    """Each kernel's outputs and gradients with the packed path on and off."""
+    results = {}
+    for on in (True, False):
+        monkeypatch.setitem(direct_gemm._state, "enabled", on)
+        outs = forward(*forward_inputs)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        grads = backward(*forward_inputs, *outs, *state_grads)
+        results[on] = [np.asarray(o) for o in (*outs, *grads)]
+    return results
+
+
+@pytest.mark.parametrize("cell", ["simple", "gru"])
+@pytest.mark.parametrize("B", [5, 64])
+def test_simple_and_gru_kernels_packed_equal_blas(cell, B, monkeypatch):
+    T, H = 4, 24
+    G = {"simple": 1, "gru": 3}[cell]
+    inner = {"simple": None, "gru": "sigmoid"}[cell]
+    rng = np.random.default_rng(11)
+    xw = rng.standard_normal((T, B, G * H)).astype(np.float32)
+    h0 = rng.standard_normal((B, H)).astype(np.float32)
+    W_h = (rng.standard_normal((H, G * H)) / np.sqrt(H)).astype(np.float32)
+    dhs = rng.standard_normal((T, B, H)).astype(np.float32)
+    forward = callable_from_python(forward_kernel(cell, "tanh", inner, False, "float32"))
+    backward = callable_from_python(backward_kernel(cell, "tanh", inner, False, None, -1,
+                                                    "float32"))
+    results = _packed_and_blas(monkeypatch, forward, backward, (xw, h0, W_h), (dhs,))
     for packed, blas in zip(results[True], results[False]):
         np.testing.assert_allclose(packed, blas, rtol=1e-4, atol=1e-5)
     assert not np.array_equal(results[True][0], np.zeros_like(results[True][0]))

@@ -6,8 +6,9 @@ A recurrence multiplies by the same ``W_h`` at every step, so re-packing it
 of each per-step product. scipy's bundled OpenBLAS (``libscipy_openblas``)
 exports its per-core copy routines and micro-kernel (``sgemm_itcopy_<CORE>``,
 ``sgemm_incopy_<CORE>``, ``sgemm_oncopy_<CORE>``, ``sgemm_kernel_<CORE>``), so
-:func:`pack_w` packs ``W`` once per kernel call and :func:`packed_matmul`
-packs only the small left operand per step and calls the micro-kernel.
+:func:`pack_w` packs ``W`` (or a column block of it) once per kernel call and
+:func:`packed_matmul` packs only the small left operand per step and calls the
+micro-kernel.
 (OpenBLAS's CBLAS "direct" sgemm, which skips packing, is never reached from
 ``scipy_cblas_sgemm`` in this build, and its kernel is no faster here.)
 
@@ -124,19 +125,23 @@ def _make_functions():
         fn(np.int64(k), np.int64(n), w.ctypes, np.int64(ldw), dst.ctypes)
 
     @njit
-    def packed_matmul(m, n, k, a, lda, packed, a_buf, c, ldc):
-        """Row-major ``c[m, n] = a[m, k] . W`` (``beta = 0``) with ``W`` from :func:`pack_w`;
-        ``a_buf``: scratch of ``packed_size(k, m)`` floats."""
+    def packed_matmul(m, n, k, a, lda, packed, a_buf, beta, c, ldc):
+        """Row-major ``c[m, n] = a[m, k] . W + beta * c`` with ``W`` from :func:`pack_w`
+        and ``beta`` 0 or 1 (the micro-kernel adds to ``c``); ``a_buf``: scratch of
+        ``packed_size(k, m)`` floats."""
         if (packed.size < packed_size(k, n) or a_buf.size < packed_size(k, m)
                 or (m - 1) * lda + k > a.size or (m - 1) * ldc + n > c.size or lda < k or ldc < n):
             raise ValueError("direct_gemm: a matrix product does not fit its buffers")
+        zero = np.float32(0)
+        if beta != zero and beta != np.float32(1):
+            raise ValueError("direct_gemm: beta must be 0 or 1")
         dst = aligned(a_buf)
         oncopy = compat.call_cached_ptr(get_ptr_func=p_oncopy, func_type_ref=copy_t,
                                         unique_func_name_lit="symrnn.direct_gemm.oncopy")
         oncopy(np.int64(k), np.int64(m), a.ctypes, np.int64(lda), dst.ctypes)
-        zero = np.float32(0)
-        for row in range(m):
-            c[row * ldc:row * ldc + n] = zero
+        if beta == zero:
+            for row in range(m):
+                c[row * ldc:row * ldc + n] = zero
         kernel = compat.call_cached_ptr(get_ptr_func=p_kernel, func_type_ref=kernel_t,
                                         unique_func_name_lit="symrnn.direct_gemm.kernel")
         kernel(np.int64(n), np.int64(m), np.int64(k), np.float32(1), aligned(packed).ctypes,
@@ -156,9 +161,11 @@ def functions():
     return _state["functions"]
 
 
-# (m, n, k, trans): the LSTM's shapes at B=64, H=256, and small ones with every tail
-SELF_TEST_SHAPES = ((64, 1024, 256, "N"), (64, 256, 1024, "T"), (7, 37, 19, "N"),
-                    (5, 33, 70, "T"), (2, 3, 1, "N"), (17, 16, 16, "T"))
+# (m, n, k, trans, beta): the LSTM's shapes at B=64, H=256, the GRU's accumulating one, and
+# small ones with every tail
+SELF_TEST_SHAPES = ((64, 1024, 256, "N", 0), (64, 256, 1024, "T", 0), (64, 256, 512, "T", 1),
+                    (7, 37, 19, "N", 0), (5, 33, 70, "T", 0), (2, 3, 1, "N", 1),
+                    (17, 16, 16, "T", 0), (9, 21, 43, "T", 1))
 
 
 def self_test(shapes=SELF_TEST_SHAPES, functions_=None):
@@ -166,28 +173,32 @@ def self_test(shapes=SELF_TEST_SHAPES, functions_=None):
     f = functions_ or functions()
     rng = np.random.default_rng(1234)
     sentinel = np.float32(-7.5)
-    for m, n, k, trans in shapes:
+    for m, n, k, trans, beta in shapes:
         ldw, lda, ldc = n + 3, k + 2, n + 5
         stored = (k, ldw) if trans == "N" else (n, k + 1)
         w_full = rng.standard_normal(stored).astype(np.float32)
         w = w_full[:, :n] if trans == "N" else w_full[:, :k].T
         a_full = rng.standard_normal((m, lda)).astype(np.float32)
         a = a_full[:, :k]
-        expected = a.astype(np.float64) @ w.astype(np.float64)
+        c = np.full((m, ldc), sentinel, np.float32)
+        c[:, :n] = rng.standard_normal((m, n)) if beta else np.nan   # beta 0 must not read c
+        expected = a.astype(np.float64) @ w.astype(np.float64) + (c[:, :n] if beta else 0)
         size_w, size_a = f["py_packed_size"](k, n), f["py_packed_size"](k, m)
         packed = np.full(size_w + 64, sentinel, np.float32)
         a_buf = np.full(size_a + 64, sentinel, np.float32)
-        c = np.full(m * ldc, sentinel, np.float32)
+        c = c.ravel()
         f["py_pack_w"](np.int64(ord(trans)), k, n, w_full.ravel(), stored[1], packed[:size_w])
-        f["py_packed_matmul"](m, n, k, a_full.ravel(), lda, packed[:size_w], a_buf[:size_a], c, ldc)
+        f["py_packed_matmul"](m, n, k, a_full.ravel(), lda, packed[:size_w], a_buf[:size_a],
+                              np.float32(beta), c, ldc)
         got = c.reshape(m, ldc)
+        case = (m, n, k, trans, beta)
         if not (np.all(packed[size_w:] == sentinel) and np.all(a_buf[size_a:] == sentinel)):
-            return f"packing overran its buffer at {(m, n, k, trans)}"
+            return f"packing overran its buffer at {case}"
         if not np.all(got[:, n:] == sentinel):
-            return f"the product wrote outside c at {(m, n, k, trans)}"
+            return f"the product wrote outside c at {case}"
         err = np.abs(got[:, :n] - expected).max() / max(np.abs(expected).max(), 1e-30)
         if not err < 1e-5:
-            return f"relative error {err:.3g} at {(m, n, k, trans)}"
+            return f"relative error {err:.3g} at {case}"
     return None
 
 

@@ -13,6 +13,9 @@ Forward, per step: one GEMM ``h_in . W_h`` for all gates (BLAS, no transposed
 copies; the GRU needs a second, ``(r * h_in) . U_h``), then the gate maths in
 one pass over ``[B, G*H]`` that also adds ``xw[t]`` (rather than a GEMM with
 ``beta=1`` into a copy of ``xw[t]``: the same sum, one pass fewer).
+On float32 with ``B > 1`` the per-step products (forward and backward) use
+``W_h`` (the GRU: each of its column blocks ``U_zr`` and ``U_h``, and their
+transposes) packed once per kernel call, :func:`_recurrent_product`.
 
 Backward, one reverse loop; per step: the gate derivatives from the saved
 activations (no forward GEMM is recomputed) written straight into ``dxw[t]``
@@ -79,22 +82,25 @@ def not_matrix(a, rows, cols):
 
 
 def _recurrent_product(dtype, matmul):
-    """``(setup, product)`` for the per-step ``c[m, n] = a[m, k] . op(W)`` (``beta = 0``).
+    """``(setup, product)`` for the per-step ``c[m, n] = a[m, k] . op(W) + beta * c``
+    (``beta`` 0 or 1).
 
     float32: ``W`` packed once per kernel call and OpenBLAS's micro-kernel per step
     (:mod:`.direct_gemm`) when its run-time check passed and ``m > 1``; otherwise, and
     for other dtypes, :func:`.blas.matmul_for`'s product.
-    ``setup(trans, m, n, k, W, ldw) -> (on, packed_W, scratch)``.
+    ``setup(trans, m, n, k, W, ldw) -> (on, packed_W, scratch)``; ``W`` may be a column
+    block of a wider matrix (a flat array from the block's first element, ``ldw`` the
+    wider row stride, as :func:`.blas.matmul_for` takes it), packed on its own.
     """
-    one, zero = dtype.type(1), dtype.type(0)
+    one = dtype.type(1)
     if dtype != np.float32:
         @numba_njit(inline="always")
         def setup(trans, m, n, k, W, ldw):
             return False, np.empty(0, dtype), np.empty(0, dtype)
 
         @numba_njit(inline="always")
-        def product(on, pw, pa, trans, m, n, k, a, lda, W, ldw, c, ldc):
-            matmul(NOTRANS, trans, m, n, k, one, a, lda, W, ldw, zero, c, ldc)
+        def product(on, pw, pa, trans, m, n, k, a, lda, W, ldw, beta, c, ldc):
+            matmul(NOTRANS, trans, m, n, k, one, a, lda, W, ldw, beta, c, ldc)
         return setup, product
     f = direct_gemm.functions()
     enabled, packed_size, pack_w, packed_matmul = (f["enabled"], f["packed_size"], f["pack_w"],
@@ -109,11 +115,11 @@ def _recurrent_product(dtype, matmul):
         return False, np.empty(0, dtype), np.empty(0, dtype)
 
     @numba_njit(inline="always")
-    def product(on, pw, pa, trans, m, n, k, a, lda, W, ldw, c, ldc):
+    def product(on, pw, pa, trans, m, n, k, a, lda, W, ldw, beta, c, ldc):
         if on:
-            packed_matmul(m, n, k, a, lda, pw, pa, c, ldc)
+            packed_matmul(m, n, k, a, lda, pw, pa, beta, c, ldc)
         else:
-            matmul(NOTRANS, trans, m, n, k, one, a, lda, W, ldw, zero, c, ldc)
+            matmul(NOTRANS, trans, m, n, k, one, a, lda, W, ldw, beta, c, ldc)
     return setup, product
 
 
@@ -240,9 +246,10 @@ def _pass_padded_rows(has_step_mask, dtype):
 # --- simple: h_t = act(xw_t + h_in . W_h) ------------------------------------------------
 
 def _simple_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
-    one, zero = dtype.type(1), dtype.type(0)
+    zero = dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
     masked, keep = _masked(has_mask), _keep_padded_rows(has_step_mask, dtype)
+    setup, product = _recurrent_product(dtype, matmul)
 
     def forward(xw, h0, W_h, mask, step_mask):
         T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, step_mask, n_gates, has_c,
@@ -250,9 +257,10 @@ def _simple_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
         x, W, m, sm, h_tm1 = flat(xw), flat(W_h), flat(mask), flat(step_mask), flat(h0)
         n = B * H
         hs, a, h_in_buf = np.empty(T * n, dtype), np.empty(n, dtype), np.empty(n, dtype)
+        on, pw, pa = setup(NOTRANS, B, H, H, W, H)
         for t in range(T):
             h_in = masked(h_in_buf, h_tm1, m)
-            matmul(NOTRANS, NOTRANS, B, H, H, one, h_in, H, W, H, zero, a, H)
+            product(on, pw, pa, NOTRANS, B, H, H, h_in, H, W, H, zero, a, H)
             x_t, h_t = x[t * n:(t + 1) * n], hs[t * n:(t + 1) * n]
             for k in range(n):
                 h_t[k] = act(x_t[k] + a[k])
@@ -269,6 +277,7 @@ def _simple_backward(record, act, inner, has_mask, has_step_mask, clip, first_st
     d_act = fastmath.derivative(act, dtype)
     mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
     pass_padded_rows = _pass_padded_rows(has_step_mask, dtype)
+    setup, product = _recurrent_product(dtype, matmul)
 
     def backward(xw, h0, W_h, mask, step_mask, hs, dhs):
         T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, step_mask, n_gates, has_c,
@@ -283,6 +292,7 @@ def _simple_backward(record, act, inner, has_mask, has_step_mask, clip, first_st
         dh_in, dh, dmask = np.empty(n, dtype), np.zeros(n, dtype), np.zeros(m.size, dtype)
         passed = np.empty(n, dtype)   # a padded row's state gradient, whole (0 in a real row)
         lo = first_step(T)
+        on, pw, pa = setup(TRANS, B, H, H, W, H)
         for t in range(T - 1, lo - 1, -1):
             h_tm1 = h[(t - 1) * n:t * n] if t > 0 else h0f
             mask_into(h_ins[t * n:(t + 1) * n], h_tm1, m)
@@ -290,7 +300,7 @@ def _simple_backward(record, act, inner, has_mask, has_step_mask, clip, first_st
             for k in range(n):   # dh: what step t+1 sent back into h_t
                 da_t[k] = (dh_t[k] + dh[k]) * d_act(h_t[k])
             pass_padded_rows(passed, da_t, dh_t, dh, sm, t, B, H)
-            matmul(NOTRANS, TRANS, B, H, H, one, da_t, H, W, H, zero, dh_in, H)
+            product(on, pw, pa, TRANS, B, H, H, da_t, H, W, H, zero, dh_in, H)
             into_state_grad(dh, dh_in, passed, h_tm1, m, dmask, has_step_mask)
         dW = np.empty(H * H, dtype)
         matmul(TRANS, NOTRANS, H, H, (T - lo) * B, one, h_ins[lo * n:], H, dxw[lo * n:], H,
@@ -307,6 +317,7 @@ def _gru_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
     one, zero = dtype.type(1), dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
     masked, keep = _masked(has_mask), _keep_padded_rows(has_step_mask, dtype)
+    setup, product = _recurrent_product(dtype, matmul)
 
     def forward(xw, h0, W_h, mask, step_mask):
         T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, step_mask, n_gates, has_c,
@@ -317,9 +328,12 @@ def _gru_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
                            np.empty(T * n, dtype), np.empty(T * n, dtype))
         a = np.empty(w, dtype)          # h_in . U_zr, then (r * h_in) . U_h, gate by gate
         h_in_buf, rh = np.empty(n, dtype), np.empty(n, dtype)
+        # U_zr (W's first 2H columns) and U_h (its last H), each packed on its own
+        on_zr, pw_zr, pa_zr = setup(NOTRANS, B, 2 * H, H, W, 3 * H)
+        on_h, pw_h, pa_h = setup(NOTRANS, B, H, H, W[2 * H:], 3 * H)
         for t in range(T):
             h_in = masked(h_in_buf, h_tm1, m)
-            matmul(NOTRANS, NOTRANS, B, 2 * H, H, one, h_in, H, W, 3 * H, zero, a, 3 * H)
+            product(on_zr, pw_zr, pa_zr, NOTRANS, B, 2 * H, H, h_in, H, W, 3 * H, zero, a, 3 * H)
             x_t, z_t, r_t = x[t * w:(t + 1) * w], zs[t * n:(t + 1) * n], rs[t * n:(t + 1) * n]
             for b in range(B):
                 g, s = b * 3 * H, b * H      # this row's offsets in [B, 3H] and [B, H]
@@ -328,7 +342,8 @@ def _gru_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
                     r = inner(x_t[g + H + j] + a[g + H + j])
                     r_t[s + j] = r
                     rh[s + j] = r * h_in[s + j]
-            matmul(NOTRANS, NOTRANS, B, H, H, one, rh, H, W[2 * H:], 3 * H, zero, a[2 * H:], 3 * H)
+            product(on_h, pw_h, pa_h, NOTRANS, B, H, H, rh, H, W[2 * H:], 3 * H, zero, a[2 * H:],
+                    3 * H)
             h_t, hh_t = hs[t * n:(t + 1) * n], hhs[t * n:(t + 1) * n]
             for b in range(B):
                 g, s = b * 3 * H + 2 * H, b * H
@@ -350,6 +365,7 @@ def _gru_backward(record, act, inner, has_mask, has_step_mask, clip, first_step,
     d_act, d_inner = fastmath.derivative(act, dtype), fastmath.derivative(inner, dtype)
     mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
     real = _is_real(has_step_mask, dtype)
+    setup, product = _recurrent_product(dtype, matmul)
 
     def backward(xw, h0, W_h, mask, step_mask, hs, zs, rs, hhs, dhs):
         T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, step_mask, n_gates, has_c,
@@ -366,6 +382,9 @@ def _gru_backward(record, act, inner, has_mask, has_step_mask, clip, first_step,
         d_rh, dh_in, direct = np.empty(n, dtype), np.empty(n, dtype), np.empty(n, dtype)
         dh, dmask = np.zeros(n, dtype), np.zeros(m.size, dtype)
         lo = first_step(T)
+        # U_h^T and U_zr^T (W's last H columns, its first 2H), each packed on its own
+        on_h, pw_h, pa_h = setup(TRANS, B, H, H, W[2 * H:], 3 * H)
+        on_zr, pw_zr, pa_zr = setup(TRANS, B, H, 2 * H, W, 3 * H)
         for t in range(T - 1, lo - 1, -1):
             h_tm1 = h[(t - 1) * n:t * n] if t > 0 else h0f
             h_in = mask_into(h_ins[t * n:(t + 1) * n], h_tm1, m)
@@ -381,15 +400,15 @@ def _gru_backward(record, act, inner, has_mask, has_step_mask, clip, first_step,
                     da_t[g + 2 * H + j] = dh_total * (one - z) * d_act(hh) if is_real else zero
                     direct[s + j] = dh_total * z if is_real else dh_total
                     rh_t[s + j] = r_t[s + j] * h_in[s + j] if is_real else zero
-            matmul(NOTRANS, TRANS, B, H, H, one, da_t[2 * H:], 3 * H, W[2 * H:], 3 * H,
-                   zero, d_rh, H)
+            product(on_h, pw_h, pa_h, TRANS, B, H, H, da_t[2 * H:], 3 * H, W[2 * H:], 3 * H,
+                    zero, d_rh, H)
             for b in range(B):
                 g, s, is_real = b * 3 * H + H, b * H, real(sm, t * B + b)
                 for j in range(H):
                     r = r_t[s + j]
                     da_t[g + j] = d_rh[s + j] * h_in[s + j] * d_inner(r) if is_real else zero
                     dh_in[s + j] = d_rh[s + j] * r if is_real else zero
-            matmul(NOTRANS, TRANS, B, H, 2 * H, one, da_t, 3 * H, W, 3 * H, one, dh_in, H)
+            product(on_zr, pw_zr, pa_zr, TRANS, B, H, 2 * H, da_t, 3 * H, W, 3 * H, one, dh_in, H)
             into_state_grad(dh, dh_in, direct, h_tm1, m, dmask, True)
         dW = np.empty(H * 3 * H, dtype)
         rows = (T - lo) * B
@@ -406,6 +425,7 @@ def _gru_backward(record, act, inner, has_mask, has_step_mask, clip, first_step,
 # --- LSTM (Keras 1 gates i, f, c, o) ------------------------------------------------------
 
 def _lstm_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
+    zero = dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
     masked, keep = _masked(has_mask), _keep_padded_rows(has_step_mask, dtype)
     setup, product = _recurrent_product(dtype, matmul)
@@ -423,7 +443,7 @@ def _lstm_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
         on, pw, pa = setup(NOTRANS, B, 4 * H, H, W, 4 * H)
         for t in range(T):
             h_in = masked(h_in_buf, h_tm1, m)
-            product(on, pw, pa, NOTRANS, B, 4 * H, H, h_in, H, W, 4 * H, a, 4 * H)
+            product(on, pw, pa, NOTRANS, B, 4 * H, H, h_in, H, W, 4 * H, zero, a, 4 * H)
             x_t, q = x[t * w:(t + 1) * w], t * n     # q: step t's offset in the [T, B, H] outputs
             for b in range(B):
                 # Three short loops rather than one: LLVM vectorises a loop only when it
@@ -504,7 +524,7 @@ def _lstm_backward(record, act, inner, has_mask, has_step_mask, clip, first_step
                     for j in range(H):
                         passed[p + j] = dh_out[s + j] + dh[p + j]
                         dc[p + j] = clip(dc_out[s + j] + dc[p + j])
-            product(on, pw, pa, TRANS, B, H, 4 * H, da_t, 4 * H, W, 4 * H, dh_in, H)
+            product(on, pw, pa, TRANS, B, H, 4 * H, da_t, 4 * H, W, 4 * H, zero, dh_in, H)
             into_state_grad(dh, dh_in, passed, h_tm1, m, dmask, has_step_mask)
         dW = np.empty(H * 4 * H, dtype)
         matmul(TRANS, NOTRANS, H, 4 * H, (T - lo) * B, one, h_ins[lo * n:], H, dxw[lo * w:], 4 * H,
