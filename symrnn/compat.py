@@ -106,6 +106,10 @@ _NUMBA_NAMES = {
     "val_to_dptr": (f"{_NUMBA_DISPATCH}.linalg._LAPACK", "val_to_dptr"),
     "call_cached_ptr": ("pytensor.link.numba.cache", "_call_cached_ptr"),
     "compile_numba_function_src": ("pytensor.link.numba.cache", "compile_numba_function_src"),
+    "NumbaLinker": ("pytensor.link.numba.linker", "NumbaLinker"),   # the bench's step profile
+    # Numba's compile events, for the bench's compile table
+    "numba_event_listener": ("numba.core.event", "Listener"),
+    "numba_event_register": ("numba.core.event", "register"),
 }
 
 

@@ -22,6 +22,8 @@ formatting). :func:`by_package` totals them.
 import time
 from collections import defaultdict
 
+from .. import compat
+
 
 def function_name(dispatcher):
     """``package:qualname`` of a dispatcher's Python function (``?`` where it has none)."""
@@ -45,11 +47,9 @@ class CompileTable:
 
     def listen(self):
         """Start listening to this process's Numba compiles (imports Numba)."""
-        from numba.core import event
-
         table = self
 
-        class Listener(event.Listener):
+        class Listener(compat.numba_event_listener):
             def on_start(self, ev):
                 table._stack.append([time.perf_counter(), 0.0])
 
@@ -60,7 +60,7 @@ class CompileTable:
                     table._stack[-1][1] += seconds
                 table.add(function_name(ev.data.get("dispatcher")), seconds - nested)
 
-        event.register("numba:compile", Listener())
+        compat.numba_event_register("numba:compile", Listener())
         return self
 
     def rows(self, top=None):

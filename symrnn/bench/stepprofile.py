@@ -45,9 +45,9 @@ from pytensor.compile.mode import Mode
 from pytensor.graph.basic import Constant
 from pytensor.graph.fg import FunctionGraph
 from pytensor.link.basic import JITLinker
-from pytensor.link.numba.linker import NumbaLinker
 from pytensor.link.vm import VMLinker
 
+from .. import compat
 from .report import print_step_profiles
 
 #: The named groups, by the prefix of an op's class name; every other op is ``rest``.
@@ -115,7 +115,7 @@ def numba_node_thunk(node, storage_map):
     """A thunk running ``node`` alone as a Numba function, reading and writing ``storage_map``."""
     inputs = [v for v in dict.fromkeys(node.inputs) if not isinstance(v, Constant)]
     graph = FunctionGraph(inputs, node.outputs, clone=True)
-    run, graph_inputs, graph_outputs, _, _ = NumbaLinker().accept(graph).make_all()
+    run, graph_inputs, graph_outputs, _, _ = compat.NumbaLinker().accept(graph).make_all()
     pairs_in = [(storage_map[v], c.storage) for v, c in zip(inputs, graph_inputs, strict=True)]
     pairs_out = [(c.storage, storage_map[v])
                  for v, c in zip(node.outputs, graph_outputs, strict=True)]
@@ -136,7 +136,7 @@ def profiled_copy(fn, message="symrnn step profile"):
     a function no PyTensor virtual machine runs (JAX's)."""
     maker = getattr(fn, "maker", None)
     linker = getattr(maker, "linker", None)
-    if isinstance(linker, NumbaLinker):
+    if isinstance(linker, compat.NumbaLinker):
         mode = Mode(linker=NodewiseNumbaLinker(use_cloop=False, c_thunks=False), optimizer=None)
     elif isinstance(linker, VMLinker):
         mode = maker.mode

@@ -5,8 +5,8 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
-from pytensor.link.numba.linker import NumbaLinker
 
+from symrnn import compat
 from symrnn.bench import stepprofile
 from symrnn.bench.impls import SymrnnTrainer
 from symrnn.bench.options import parse_args
@@ -66,7 +66,7 @@ def test_the_numba_copy_times_every_node_and_steps_the_functions_weights():
     loss = pt.sqr(pt.dot(x, w)).sum()
     fn = pytensor.function([x], loss, updates={w: w - 0.01 * pytensor.grad(loss, w)},
                            mode=get_mode("numba"))
-    assert isinstance(fn.maker.linker, NumbaLinker)
+    assert isinstance(fn.maker.linker, compat.NumbaLinker)
     copy = stepprofile.profiled_copy(fn)
     assert isinstance(copy.maker.linker, stepprofile.NodewiseNumbaLinker)
     assert fn.maker.mode.linker is not copy.maker.linker   # the original is left as it was
