@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config, items):
     # The default suite stays under 6 minutes on 2 cores with fresh caches: long Numba/JAX
     # compiles (whole models: about 20 s each there) are opt-in, and .ci/run opts in.
     skip_slow = pytest.mark.skip(reason="slow: pass --runslow to run")
-    skip_heavy = pytest.mark.skip(reason="a long Numba/JAX compile: pass --heavy")
+    skip_heavy = pytest.mark.skip(reason="a long Numba/JAX compile or training run: pass --heavy")
     for item in items:
         if "slow" in item.keywords and not config.getoption("--runslow"):
             item.add_marker(skip_slow)

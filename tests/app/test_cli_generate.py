@@ -18,7 +18,7 @@ def corpus(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("kind", ["simplernn", "lstm"])
+@pytest.mark.parametrize("kind", ["simplernn", pytest.param("lstm", marks=pytest.mark.heavy)])
 def test_cli_generate_matches_generator_sample(tmp_path, corpus, capsys, kind):
     run = str(tmp_path / "run")
     assert main(["train", "--corpus", str(corpus), "--run-dir", run, "--model", kind,

@@ -81,7 +81,9 @@ ROW_KINDS = ["Training chars/s", "FLOP bound", "Generation chars/s", "same chars
 
 def test_quick_run_of_every_model_prints_and_writes_every_row_kind(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert runner.main(["--quick", "--model", "all", *TINY, "--json", str(out)]) == 0
+    # the step profile has its own tests (tests/bench/test_bench_stepprofile.py)
+    assert runner.main(["--quick", "--model", "all", *TINY, "--json", str(out),
+                        "--no-step-profile"]) == 0
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())
     torch_rows = ["torch"] if result["machine"]["torch"] else []
@@ -95,13 +97,22 @@ def test_quick_run_of_every_model_prints_and_writes_every_row_kind(tmp_path, cap
         assert generated["symrnn-py n/call"]["same_chars"] is True
         assert model["bounds"][0]["flops_per_char"] == flops_per_char(model["model"], 11, 7, 3)
         assert model["failures"] == [] and "T=3" in model["first_step_s"]["symrnn-py"]
-        [profile] = model["step_profile"]   # --quick: the largest case, symrnn's trainers
-        assert (profile["impl"], profile["seq"], profile["batch"]) == ("symrnn-py", 3, 2)
-        assert profile["total_ms"] > 0 and profile["timed_ms"] > 0
-        assert list(profile["groups"]) == ["recurrence", "gemm", "loss", "rest"]
-    assert printed.count("symrnn-py: profiled step") == len(MODELS)
+        assert model["step_profile"] == []
+    assert "profiled step" not in printed
     for kind in ROW_KINDS:
         assert printed.count(kind) == len(MODELS), kind
+
+
+def test_a_quick_run_prints_and_writes_the_largest_cases_step_profile(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert runner.main(["--quick", "--model", "simplernn", "--no-torch", *TINY,
+                        "--json", str(out)]) == 0
+    [model] = json.loads(out.read_text())["models"]
+    [profile] = model["step_profile"]   # --quick: the largest case, symrnn's trainers
+    assert (profile["impl"], profile["seq"], profile["batch"]) == ("symrnn-py", 3, 2)
+    assert profile["total_ms"] > 0 and profile["timed_ms"] > 0
+    assert list(profile["groups"]) == ["recurrence", "gemm", "loss", "rest"]
+    assert capsys.readouterr().out.count("symrnn-py: profiled step") == 1
 
 
 def test_a_failing_backend_is_a_failed_row_not_a_crash(monkeypatch, capsys):

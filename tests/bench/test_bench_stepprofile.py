@@ -60,6 +60,7 @@ def test_a_tiny_models_step_profile_groups_sum_to_the_profiled_step():
     assert all(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
 
 
+@pytest.mark.heavy   # a Numba compile of every node on its own
 def test_the_numba_copy_times_every_node_and_steps_the_functions_weights():
     x = pt.matrix("x", dtype="float64")
     w = pytensor.shared(np.full((3, 2), 0.5), name="w")

@@ -36,9 +36,10 @@ def test_learning_refuses_what_it_cannot_compare(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
+@pytest.mark.heavy   # two whole symrnn train processes
 def test_symrnn_rows_are_real_train_runs_with_the_variants_flags(corpus, monkeypatch, capsys):
     monkeypatch.setenv("SYMRNN_BACKEND", "py")
-    args = parse_args(["--learning", "--corpus", corpus, "--cell", "gru", "--hidden", "7",
+    args = parse_args(["--learning", "--corpus", corpus, "--cell", "simple", "--hidden", "7",
                        "--seq", "5", "--batch", "4", "--epochs", "2", "--seeds", "3",
                        "--no-torch"])
     rows = learning.main(args)

@@ -36,7 +36,11 @@ def test_self_test_passes_and_catches_a_wrong_product():
     assert direct_gemm.self_test(functions_=f) is not None
 
 
-@pytest.mark.parametrize("B", [5, 64])
+# B=5 (tails of every block) by default; the full batch of 64 with --heavy (a compile each)
+FULL_BATCH = pytest.param(64, marks=pytest.mark.heavy)
+
+
+@pytest.mark.parametrize("B", [5, FULL_BATCH])
 def test_lstm_kernels_packed_equal_blas(B, monkeypatch):
     T, H = 4, 24
     rng = np.random.default_rng(7)
@@ -73,7 +77,7 @@ def _packed_and_blas(monkeypatch, forward, backward, forward_inputs, state_grads
 
 
 @pytest.mark.parametrize("cell", ["simple", "gru"])
-@pytest.mark.parametrize("B", [5, 64])
+@pytest.mark.parametrize("B", [5, FULL_BATCH])
 def test_simple_and_gru_kernels_packed_equal_blas(cell, B, monkeypatch):
     T, H = 4, 24
     G = {"simple": 1, "gru": 3}[cell]
