@@ -76,7 +76,7 @@ def _packed_and_blas(monkeypatch, forward, backward, forward_inputs, state_grads
     return results
 
 
-@pytest.mark.parametrize("cell", ["simple", "gru"])
+@pytest.mark.parametrize("cell", ["simple", pytest.param("gru", marks=pytest.mark.heavy)])
 @pytest.mark.parametrize("B", [5, FULL_BATCH])
 def test_simple_and_gru_kernels_packed_equal_blas(cell, B, monkeypatch):
     T, H = 4, 24
