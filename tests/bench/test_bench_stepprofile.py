@@ -34,6 +34,7 @@ def test_breakdown_of_nothing_is_four_empty_groups():
     assert all(g == {"ms": 0.0, "frac": 0.0, "ops": {}} for g in result["groups"].values())
 
 
+@pytest.mark.heavy   # PyTensor's C ops compile on fresh caches (the quick bench run checks the groups)
 def test_a_tiny_models_step_profile_groups_sum_to_the_profiled_step():
     trainer = SymrnnTrainer("lstm", vocab=11, hidden=7, embed=3, dtype="float64", backend="py")
     trainer.prepare(*batch_ids(11, 2, 3, seed=0))
