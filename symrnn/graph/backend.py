@@ -24,7 +24,7 @@ from pytensor.compile.mode import get_mode as _pytensor_mode
 from ..errors import ConfigError
 from . import expansion, rewrites
 from .jax import static_shapes as jax_backend
-from .numba import blas_dot
+from .numba import blas_dot, glue
 from .numba import dispatch as numba_dispatch
 
 BACKENDS = ("numba", "c", "py", "jax")
@@ -88,6 +88,7 @@ def get_mode(name=None):
         jax_backend.enable()   # PyTensor's JAX dispatch, reductions mended (see symrnn.graph.jax.static_shapes)
     if name == "numba":
         blas_dot.enable()   # strides-aware matrix products (see symrnn.graph.numba.blas_dot)
+        glue.enable()       # fills and leading sums that compile fast (symrnn.graph.numba.glue)
         # recurrence ops run their fused kernels (symrnn.graph.numba.dispatch)
         return numba_dispatch.keeping_recurrences(_pytensor_mode("NUMBA"))
     return _pytensor_mode(name.upper())

@@ -190,8 +190,9 @@ def test_main_job_probe_times_the_first_loss_and_the_end():
               "time.sleep(0.3)\n")
     result = mainjob.timed_job([sys.executable, "-c", script], dict(os.environ))
     assert result["exit"] == 0
-    # order and lower bounds only (sleep never returns early): no claim about speed
-    assert 0.3 <= result["first_loss_s"] and result["first_loss_s"] + 0.3 <= result["total_s"]
+    # order and lower bounds only (sleep never returns early): no claim about speed, and no
+    # gap between the two (a loaded machine may read the loss line late)
+    assert 0.3 <= result["first_loss_s"] <= result["total_s"] and result["total_s"] >= 0.6
 
 
 def test_main_job_runs_the_readme_command_on_isolated_caches(tmp_path, monkeypatch):

@@ -40,7 +40,9 @@ from . import xent
 
 # Bump when kernels, fastmath, blas, blas_dot or direct_gemm change what the kernels compute
 # or how.
-IMPLEMENTATION_VERSION = 4   # 2: the step mask; 3: the LSTM's packed W_h; 4: every cell's
+# 2: the step mask; 3: the LSTM's packed W_h; 4: every cell's packed W_h; 5: the LSTM's
+# saved gates copied element by element
+IMPLEMENTATION_VERSION = 5
 # Paths from this folder: the kernels build the cell records' counts into their code.
 KERNEL_SOURCES = ("kernels.py", "fastmath.py", "blas.py", "blas_dot.py", "direct_gemm.py",
                   "../cellrecords.py")

@@ -460,10 +460,12 @@ def _lstm_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
                     cs[s + j] = c
                     acs[s + j] = ac
                     hs[s + j] = a[g4 + 3 * H + j] * ac
-                i_s[s:s + H] = a[g4:g4 + H]     # the gates the backward pass reads
-                f_s[s:s + H] = a[g4 + H:g4 + 2 * H]
-                g_s[s:s + H] = a[g4 + 2 * H:g4 + 3 * H]
-                o_s[s:s + H] = a[g4 + 3 * H:g4 + 4 * H]
+                    # the gates the backward pass reads (element by element: a slice
+                    # assignment compiles Numba's shape-mismatch message formatting)
+                    i_s[s + j] = a[g4 + j]
+                    f_s[s + j] = a[g4 + H + j]
+                    g_s[s + j] = a[g4 + 2 * H + j]
+                    o_s[s + j] = a[g4 + 3 * H + j]
             keep(hs[q:q + n], h_tm1, sm, t, B, H)   # act_c stays the step's own, as saved
             keep(cs[q:q + n], c_tm1, sm, t, B, H)
             h_tm1, c_tm1 = hs[q:q + n], cs[q:q + n]
