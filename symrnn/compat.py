@@ -92,6 +92,35 @@ def row_lookup(x):
     return tuple(node.inputs)
 
 
+ADVANCED_INC_SUBTENSORS = tuple(getattr(_subtensor, name) for name in
+                                ("AdvancedIncSubtensor", "AdvancedIncSubtensor1")
+                                if hasattr(_subtensor, name))
+
+
+def row_scatter_add(node):
+    """``(x, y, ids)`` when ``node`` adds the rows of ``y`` into ``x`` at ``ids`` (one
+    integer vector indexing the first axis: ``inc_subtensor(x[ids], y)``); else ``None``.
+    3.0 makes it an ``AdvancedIncSubtensor1``, 3.2+ an ``AdvancedIncSubtensor`` whose
+    ``idx_list`` names the indexed axis.
+
+    >>> import pytensor.tensor as pt
+    >>> x, y, ids = pt.matrix("x"), pt.matrix("y"), pt.lvector("ids")
+    >>> row_scatter_add(pt.inc_subtensor(x[ids], y).owner) == (x, y, ids)
+    True
+    >>> row_scatter_add(pt.set_subtensor(x[ids], y).owner) is None
+    True
+    """
+    op = node.op
+    if not isinstance(op, ADVANCED_INC_SUBTENSORS) or len(node.inputs) != 3:
+        return None
+    if op.set_instead_of_inc or getattr(op, "idx_list", (0,)) != (0,):
+        return None
+    if getattr(op, "ignore_duplicates", False):
+        return None
+    x, y, ids = node.inputs
+    return (x, y, ids) if ids.ndim == 1 and ids.dtype.startswith(("int", "uint")) else None
+
+
 _NUMBA_DISPATCH = "pytensor.link.numba.dispatch"
 # name here -> (module, name there)
 _NUMBA_NAMES = {

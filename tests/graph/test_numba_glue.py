@@ -1,20 +1,29 @@
-"""FillAlloc and LeadingSum (symrnn.graph.numba.glue): their Numba code equals PyTensor's
-own ops, the rewrite takes exactly the nodes it should, and gradients through them hold."""
+"""FillAlloc, LeadingSum, ScatterAddRows and ShapeCheck (symrnn.graph.numba.glue): their
+Numba code equals PyTensor's own ops, the rewrite takes exactly the nodes it should, and
+gradients through them hold."""
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
 
+from symrnn import compat
 from symrnn.graph.backend import get_mode
-from symrnn.graph.numba.glue import FillAlloc, LeadingSum, fills, leading_axes
+from symrnn.graph.numba.glue import (
+    FillAlloc,
+    LeadingSum,
+    ScatterAddRows,
+    ShapeCheck,
+    fills,
+    leading_axes,
+)
 
 pytest.importorskip("numba")
 
 RNG = np.random.default_rng(7)
 
 
-def numba_fn(inputs, outputs):
-    return pytensor.function(inputs, outputs, mode=get_mode("numba"))
+def numba_fn(inputs, outputs, **kwargs):
+    return pytensor.function(inputs, outputs, mode=get_mode("numba"), **kwargs)
 
 
 def op_types(fn):
@@ -118,8 +127,80 @@ def test_gradients_through_fills_and_leading_sums_match_pytensors_own():
     loss = (h ** 2).sum() + pt.zeros_like(h).sum() * b.sum()
     grads = pytensor.grad(loss, [W, b])
     fn = numba_fn([x, W, b], [loss, *grads])
-    assert LeadingSum in op_types(fn)
+    # PyTensor 3.2+ fuses these sums into the elementwise loops instead
+    assert (LeadingSum in op_types(fn)) == (compat.PYTENSOR_VERSION < (3, 2))
     reference = pytensor.function([x, W, b], [loss, *grads], mode="FAST_COMPILE")
     args = RNG.normal(size=(4, 5, 3)), RNG.normal(size=(3, 6)), RNG.normal(size=6)
     for got, want in zip(fn(*args), reference(*args)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def has_scatter(fn):
+    return any(issubclass(t, ScatterAddRows) for t in op_types(fn))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("ids", [[0, 2, 2, 1, 2], [-1, 0, -3], [], [4]])
+def test_scatter_add_rows_equals_numpy_add_at(dtype, ids):
+    x, y, i = pt.matrix("x", dtype=dtype), pt.matrix("y", dtype=dtype), pt.lvector("i")
+    fn = numba_fn([x, y, i], pt.inc_subtensor(x[i], y))
+    assert has_scatter(fn)
+    ids = np.array(ids, dtype="int64")
+    x0, y0 = RNG.normal(size=(5, 4)).astype(dtype), RNG.normal(size=(len(ids), 4)).astype(dtype)
+    want = x0.copy()
+    np.add.at(want, ids, y0)             # repeated ids add up
+    got = fn(x0.copy(), y0, ids)
+    np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == "float32" else 1e-15)
+
+
+def test_scatter_add_rows_refuses_bad_ids_and_rows():
+    x, y, i = pt.dmatrix("x"), pt.dmatrix("y"), pt.lvector("i")
+    fn = numba_fn([x, y, i], pt.inc_subtensor(x[i], y))
+    with pytest.raises(IndexError, match="out of bounds"):
+        fn(np.zeros((3, 2)), np.ones((1, 2)), np.array([3]))
+    with pytest.raises(IndexError, match="out of bounds"):
+        fn(np.zeros((3, 2)), np.ones((1, 2)), np.array([-4]))
+    with pytest.raises(ValueError, match="one row per id"):
+        fn(np.zeros((3, 2)), np.ones((2, 2)), np.array([0]))
+
+
+def test_embedding_gradient_is_a_row_scatter_and_matches_pytensors_own():
+    E, ids, W = pt.dmatrix("E"), pt.lmatrix("ids"), pt.dmatrix("W")
+    loss = (pt.tanh(pt.dot(E[ids.flatten()], W)) ** 2).sum()   # rows looked up as the layers do
+    grads = pytensor.grad(loss, [E, W])
+    fn = numba_fn([E, ids, W], grads)
+    assert has_scatter(fn)
+    reference = pytensor.function([E, ids, W], grads, mode="FAST_COMPILE")
+    args = RNG.normal(size=(7, 3)), RNG.integers(0, 7, size=(4, 6)), RNG.normal(size=(3, 5))
+    for got, want in zip(fn(*args), reference(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_other_increments_keep_pytensors_code():
+    x, y, i = pt.dmatrix("x"), pt.dmatrix("y"), pt.lvector("i")
+    v = pt.dvector("v")
+    for out in (pt.set_subtensor(x[i], y), pt.inc_subtensor(x[i], v)):   # a set; a broadcast row
+        assert not has_scatter(numba_fn([x, y, i, v], out, on_unused_input="ignore"))
+
+
+def test_column_increments_scatter_into_the_transposed_matrix():
+    """PyTensor up to 3.1 rewrites ``inc_subtensor(x[:, i], y)`` to a row scatter of ``x.T`` (a
+    strided view, and not in place): the rows are read and written where they lie. 3.2+
+    keeps the column increment, which stays PyTensor's."""
+    x, y, i = pt.dmatrix("x"), pt.dmatrix("y"), pt.lvector("i")
+    fn = numba_fn([x, y, i], pt.inc_subtensor(x[:, i], y))
+    assert has_scatter(fn) == (compat.PYTENSOR_VERSION < (3, 2))
+    x0, y0, ids = RNG.normal(size=(3, 5)), RNG.normal(size=(3, 4)), np.array([4, 0, 4, 2])
+    want = x0.copy()
+    np.add.at(want.T, ids, y0.T)
+    np.testing.assert_allclose(fn(x0, y0, ids), want, rtol=1e-15)
+
+
+def test_shape_check_passes_the_input_and_names_the_axis_it_refuses():
+    x, n = pt.dmatrix("x"), pt.lscalar("n")
+    fn = numba_fn([x, n], pt.specify_shape(x, (None, n)) * 2)
+    assert ShapeCheck in op_types(fn)
+    np.testing.assert_array_equal(fn(np.ones((2, 3)), 3), np.full((2, 3), 2.0))
+    for wrong in (4, 2):
+        with pytest.raises(AssertionError, match="axis 1"):
+            fn(np.ones((2, 3)), wrong)
