@@ -80,20 +80,22 @@ def blas_threads():
 # ------------------------------------------------------------------- training
 
 def start_case(live, symrnn, x, y, first_steps, failures):
-    """Give every implementation this batch; time the first step of each new window length.
-    A symrnn backend that fails is dropped with a failed row; anything else is a bug."""
-    seq = x.shape[1]
-    for impl in list(live):
+    """Give every implementation this batch; time the first step of each new window length;
+    return those ready to run it. A symrnn backend that fails sits this case out with a
+    failed row (JAX on a batch of one row, say) and tries the next; anything else is a bug."""
+    seq, ready = x.shape[1], []
+    for impl in live:
         try:
             seconds, _ = timed(impl.prepare, x, y)
             times = first_steps.setdefault(impl.name, {})
             if f"T={seq}" not in times:
                 times[f"T={seq}"] = seconds + timed(impl.train, 1)[0]
+            ready.append(impl)
         except Exception as err:   # noqa: BLE001 (a backend's own error, reported as a row)
             if impl not in symrnn:
                 raise
-            failures.append(failure(impl, f"training T={seq}", err))
-            live.remove(impl)
+            failures.append(failure(impl, f"training T={seq} B={x.shape[0]}", err))
+    return ready
 
 
 def train_rows(rates, bound, batch, seq):
@@ -109,19 +111,21 @@ def train_rows(rates, bound, batch, seq):
 
 
 def run_training(args, model, live, symrnn, failures):
-    rows, bounds, first_steps, profiles = [], [], {}, []
+    rows, bounds, first_steps, profiles, ran = [], [], {}, [], set()
     for seq in args.seq:
         for batch in args.batch:
             x, y = batch_ids(args.vocab, batch, seq, args.seed)
-            start_case(live, symrnn, x, y, first_steps, failures)
+            ready = start_case(live, symrnn, x, y, first_steps, failures)
+            ran.update(ready)
             bound = {"seq": seq, "batch": batch, **flop_bound(
                 model, args.vocab, args.hidden, args.embed, batch, seq, args.dtype)}
-            rates = alternate(live, lambda impl: impl.train, batch * seq, args.repeats,
-                              args.round_seconds)
+            rates = alternate(ready, lambda impl: impl.train, batch * seq, args.repeats,
+                              args.round_seconds) if ready else {}
             rows += train_rows(rates, bound, batch, seq)
             bounds.append(bound)
             if profiles_case(args, seq, batch):
-                profiles += step_profiles(args, [i for i in symrnn if i in live], rows, seq, batch)
+                profiles += step_profiles(args, [i for i in symrnn if i in ready], rows, seq, batch)
+    live[:] = [impl for impl in live if impl in ran]   # one that never trained cannot generate
     return rows, bounds, first_steps, profiles
 
 

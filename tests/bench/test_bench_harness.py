@@ -125,8 +125,28 @@ def test_a_failing_backend_is_a_failed_row_not_a_crash(monkeypatch, capsys):
     monkeypatch.setattr(impls, "compiled_model", compiled_model)
     assert runner.main(["--quick", "--model", "lstm", "--no-torch", *TINY, "--backend", "py", "c"]) == 0
     printed = capsys.readouterr().out
-    assert "FAILED symrnn-c (training T=3): RuntimeError: no C compiler today" in printed
+    assert "FAILED symrnn-c (training T=3 B=2): RuntimeError: no C compiler today" in printed
     assert "second line" not in printed and " symrnn-py " in printed
+
+
+def test_a_backend_that_fails_one_case_still_runs_the_others(monkeypatch, tmp_path, capsys):
+    real = impls.SymrnnTrainer.prepare
+
+    def prepare(self, x, y):
+        if x.shape[0] == 1:
+            raise RuntimeError("no batch of one row today")
+        return real(self, x, y)
+    monkeypatch.setattr(impls.SymrnnTrainer, "prepare", prepare)
+    out = tmp_path / "bench.json"
+    assert runner.main(["--quick", "--model", "simplernn", "--no-torch", "--vocab", "11",
+                        "--hidden", "7", "--embed", "3", "--seq", "3", "--batch", "1", "2",
+                        "--backend", "py", "--json", str(out)]) == 0
+    assert "FAILED symrnn-py (training T=3 B=1): RuntimeError: no batch of one row" in \
+        capsys.readouterr().out
+    [model] = json.loads(out.read_text())["models"]
+    trained = {(r["impl"], r["batch"]) for r in model["train"]}
+    assert trained == {("numpy", 1), ("numpy", 2), ("symrnn-py", 2)}
+    assert "symrnn-py n/call" in {r["impl"] for r in model["generate"]}
 
 
 def test_profile_prints_pytensors_op_profile_of_the_training_function(capsys):
