@@ -36,6 +36,30 @@ def test_self_test_passes_and_catches_a_wrong_product():
     assert direct_gemm.self_test(functions_=f) is not None
 
 
+def test_a_passed_self_test_is_recorded_and_not_run_again(tmp_path, monkeypatch):
+    real_passed_before, real_self_test, calls = direct_gemm.passed_before, direct_gemm.self_test, []
+    monkeypatch.setattr(direct_gemm, "passed_before",
+                        lambda core: real_passed_before(core, cache_dir=tmp_path))
+    monkeypatch.setattr(direct_gemm, "self_test", lambda: calls.append(1) or real_self_test())
+    first = direct_gemm._check()
+    assert first[0] and calls == [1]
+    [recorded] = (tmp_path / "symrnn").iterdir()
+    assert recorded == real_passed_before(first[1], cache_dir=tmp_path)
+    assert direct_gemm._check() == first and calls == [1]          # read, not run again
+    assert real_passed_before("ANOTHERCORE", cache_dir=tmp_path) != recorded
+    monkeypatch.setenv(direct_gemm.ENV_SWITCH, "0")
+    assert direct_gemm._check() == (False, f"{direct_gemm.ENV_SWITCH}=0")
+
+
+def test_a_failed_self_test_is_not_recorded(tmp_path, monkeypatch):
+    real_passed_before = direct_gemm.passed_before
+    monkeypatch.setattr(direct_gemm, "passed_before",
+                        lambda core: real_passed_before(core, cache_dir=tmp_path))
+    monkeypatch.setattr(direct_gemm, "self_test", lambda: "relative error 1 at (a planted case)")
+    assert direct_gemm._check() == (False, "relative error 1 at (a planted case)")
+    assert not (tmp_path / "symrnn").exists()
+
+
 # B=5 (tails of every block) by default; the full batch of 64 with --heavy (a compile each)
 FULL_BATCH = pytest.param(64, marks=pytest.mark.heavy)
 

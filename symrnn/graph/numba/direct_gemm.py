@@ -18,11 +18,15 @@ tails, leading dimensions larger than the width, and buffer-overrun
 sentinels) all pass, and ``SYMRNN_PACKED_GEMM`` is not ``0``. Otherwise the
 kernels use :func:`symrnn.graph.numba.blas.matmul_for` as before. The check
 runs once per process, on first use, and is read at run time by the kernels
-(so a kernel loaded from the on-disk cache still honours it).
+(so a kernel loaded from the on-disk cache still honours it); a passed
+self-test is recorded beside PyTensor's compile cache (:func:`passed_before`),
+so a later process with the same library, core and code skips compiling it.
 """
 import ctypes
 import glob
+import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -36,11 +40,16 @@ _ROUTINES = ("itcopy", "incopy", "oncopy", "kernel")
 _state = {}
 
 
-def _library():
+def _library_path():
     import scipy
     libs = os.path.join(os.path.dirname(scipy.__file__), os.pardir, "scipy.libs")
     found = sorted(glob.glob(os.path.join(libs, "libscipy_openblas*.so*")))
-    return ctypes.CDLL(found[0]) if found else None
+    return os.path.realpath(found[0]) if found else None
+
+
+def _library():
+    path = _library_path()
+    return ctypes.CDLL(path) if path else None
 
 
 def _addresses():
@@ -222,8 +231,43 @@ def _check():
     if addresses is None:
         return False, core
     _state["addresses"] = addresses
+    passed = passed_before(core)
+    if passed.exists():   # this library, core and code passed already: no compile to redo
+        return True, core
     try:
         failure = self_test()
     except Exception as e:   # noqa: BLE001 (any compile or call failure: run without it)
         failure = f"self-test raised {e!r}"
-    return (False, failure) if failure else (True, core)
+    if failure:
+        return False, failure
+    _record_pass(passed)
+    return True, core
+
+
+def passed_before(core, cache_dir=None):
+    """The file that records a passed self-test of this library file, ``core`` and code.
+
+    The self-test compiles the packed path's functions for Python (about a second per
+    process); a pass is kept beside PyTensor's compile cache (``cache_dir``, by default
+    its ``base_compiledir``), named by a digest of the library's path, size and
+    modification time, the core, this module's source and the Numba version, so that a
+    new library, core or code tests again. A failure is never recorded.
+    """
+    import numba
+    from pytensor import config
+    library = _library_path()
+    stat = os.stat(library) if library else None
+    facts = (library, stat and stat.st_size, stat and stat.st_mtime_ns, core, numba.__version__,
+             hashlib.sha256(open(__file__, "rb").read()).hexdigest())
+    digest = hashlib.sha256(repr(facts).encode()).hexdigest()[:32]
+    return Path(cache_dir or config.base_compiledir) / "symrnn" / f"packed_gemm_passed_{digest}"
+
+
+def _record_pass(path):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text("the packed-path self-test passed\n")
+        os.replace(temporary, path)   # atomic: a reader sees the whole file or none
+    except OSError:   # a read-only cache: test again next time
+        pass
