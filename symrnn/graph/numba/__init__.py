@@ -6,7 +6,10 @@
 - :mod:`.xent`: the softmax cross-entropies' fused kernels, sparse and one-hot (one pass per row);
 - :mod:`.fastmath`: vectorisable float32 activations;
 - :mod:`.blas`: row-major GEMM/GEMV calls on scipy's BLAS;
-- :mod:`.blas_dot`: a matrix-product op that reads strides, and its rewrite.
+- :mod:`.blas_dot`: a matrix-product op that reads strides, and its rewrite;
+- :mod:`.direct_gemm`: the float32 per-step product with ``W_h`` packed once per kernel call;
+- :mod:`.glue`: fills, leading-axes sums, row scatters and shape checks that compile fast;
+- :mod:`.registry`: registers such ops' Numba code and rewrite once.
 
 Importing this package imports nothing from Numba; :func:`symrnn.graph.backend.get_mode`
 enables what the ``numba`` backend uses.

@@ -38,13 +38,14 @@ True
 """
 import numpy as np
 from pytensor.graph.basic import Constant, equal_computations
-from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.tensor.basic import MakeVector
 from pytensor.tensor.elemwise import DimShuffle
 from pytensor.tensor.math import Dot
 from pytensor.tensor.shape import Reshape
 
 from ... import compat
+from .registry import register_once
 
 # Bump when the Numba implementation changes, so PyTensor's on-disk cache keys change too.
 IMPLEMENTATION_VERSION = 3
@@ -115,18 +116,8 @@ def enable():
     Returns False, leaving PyTensor's own ``Dot`` in place, when this PyTensor
     lacks the internals the kernel is built from (it then runs as before).
     """
-    if _enabled:
-        return _enabled[0]
-    if not compat.numba_internals_available():
-        _enabled.append(False)
-        return False
-    _register_numba_kernel()
-    from pytensor.compile import optdb
-    # position 100: after the fast_run graph rewrites (which know Dot, not BlasDot)
-    optdb.register(REWRITE_NAME, dfs_rewriter(local_flatten_then_transpose, local_blas_dot),
-                   "numba", position=100)
-    _enabled.append(True)
-    return True
+    return register_once(_enabled, _register_numba_kernel, REWRITE_NAME,
+                         local_flatten_then_transpose, local_blas_dot)
 
 
 def _register_numba_kernel():

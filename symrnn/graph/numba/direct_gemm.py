@@ -258,7 +258,7 @@ def passed_before(core, cache_dir=None):
     library = _library_path()
     stat = os.stat(library) if library else None
     facts = (library, stat and stat.st_size, stat and stat.st_mtime_ns, core, numba.__version__,
-             hashlib.sha256(open(__file__, "rb").read()).hexdigest())
+             hashlib.sha256(Path(__file__).read_bytes()).hexdigest())
     digest = hashlib.sha256(repr(facts).encode()).hexdigest()[:32]
     return Path(cache_dir or config.base_compiledir) / "symrnn" / f"packed_gemm_passed_{digest}"
 

@@ -41,13 +41,14 @@ when a graph is compiled for the Numba linker. It is called by
 from hashlib import sha256
 
 import numpy as np
-from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.tensor.basic import Alloc
 from pytensor.tensor.math import Sum
 from pytensor.tensor.shape import SpecifyShape
 from pytensor.tensor.type_other import NoneTypeT
 
 from ... import compat
+from .registry import register_once
 
 # Bump when the generated code changes in a way its source text does not show.
 IMPLEMENTATION_VERSION = 1
@@ -229,19 +230,8 @@ _enabled = []
 def enable():
     """Register the Numba code and the rewrite (once); True if active (False: this
     PyTensor lacks the internals, and its own ``Alloc`` and ``Sum`` run)."""
-    if _enabled:
-        return _enabled[0]
-    if not compat.numba_internals_available():
-        _enabled.append(False)
-        return False
-    _register_numba_code()
-    from pytensor.compile import optdb
-    # position 100: after the fast_run graph rewrites (which know Alloc and Sum by type)
-    optdb.register(REWRITE_NAME, dfs_rewriter(local_fill_alloc, local_leading_sum,
-                                              local_scatter_add_rows, local_shape_check),
-                   "numba", position=100)
-    _enabled.append(True)
-    return True
+    return register_once(_enabled, _register_numba_code, REWRITE_NAME, local_fill_alloc,
+                         local_leading_sum, local_scatter_add_rows, local_shape_check)
 
 
 def _register_numba_code():
