@@ -18,6 +18,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 os.environ.setdefault("SYMRNN_BACKEND", "py")
+# No helper process compiling ahead in `symrnn train` runs (symrnn.app.ahead): its own tests
+# start it; elsewhere it would only add cold compiles to the suite.
+os.environ.setdefault("SYMRNN_COMPILE_AHEAD", "0")
 pytensor.config.mode = "FAST_COMPILE"
 
 

@@ -22,7 +22,7 @@ from ..data.sampling import check_temperature
 from ..errors import CheckpointWriteError, ConfigError, SymrnnError
 from ..layers.monitors import loss_summary
 from ..runtime import keep_freed_memory, limit_blas_threads
-from . import graphs, run
+from . import ahead, graphs, run
 
 DEFAULT_PRIME = "The "
 D = run.TRAIN_DEFAULTS   # the help texts name them
@@ -164,18 +164,25 @@ def run_train(args):
     plan = run.plan_training(args, check_vocab=lambda vocab: prime_for(args, vocab))
     prime = prime_for(args, plan.model.vocab)
     describe_run(plan)
-    start = time.perf_counter()
-    plan.model.model.make_train_function()   # built now, so its time is reported apart
-    print(f"built the training function in {time.perf_counter() - start:.1f} s"
-          + (" (numba compiles it on first use)" if plan.model.backend == "numba" else ""))
+    window = None if args.carry_state else run.generation_window(plan.meta)
+    helper = ahead.start(plan.model, window, prime)   # compiles the after-training functions
     try:
-        result = run.train(plan)
+        start = time.perf_counter()
+        plan.model.model.make_train_function()   # built now, so its time is reported apart
+        print(f"built the training function in {time.perf_counter() - start:.1f} s"
+              + (" (numba compiles it on first use)" if plan.model.backend == "numba" else ""))
+        result = run.train(plan, helper=helper)
+        if helper is not None and result.status == "done":
+            helper.wait()   # the predictions and the sample come next
     except run.NonFiniteLoss as err:
         print(f"symrnn: error: {err}", file=sys.stderr)
         return 3
     except CheckpointWriteError as err:
         print(f"symrnn: error: {err}", file=sys.stderr)
         return 4
+    finally:
+        if helper is not None:
+            helper.stop()
     write_curve(plan, result)
     if result.status == "interrupted":
         print(f"\nsymrnn: interrupted at step {result.step}; saved {result.last_checkpoint}\n"
@@ -215,10 +222,7 @@ def write_curve(plan, result):
 
 def show_predictions(model, text, seq_len):
     print("\npredicted next characters (argmax after each position):")
-    for start in (0, len(text) // 3, 2 * len(text) // 3):
-        snippet = text[start:start + seq_len]
-        ids = model.vocab.encode(snippet)[None, :]
-        guess = model.vocab.decode(model.predict_proba(ids)[0].argmax(axis=-1))
+    for snippet, guess in run.predictions(model, text, seq_len):
         print(f"  {snippet!r:>16} -> {guess!r}")
 
 

@@ -248,8 +248,10 @@ class TrainResult:
     restored_step: int = None
 
 
-def train(plan, log=tqdm.write):
-    """Lock the run directory, train through ``fit``, and say how it ended."""
+def train(plan, log=tqdm.write, helper=None):
+    """Lock the run directory, train through ``fit``, and say how it ended. ``helper``: a
+    :class:`symrnn.app.ahead.Helper` compiling the evaluation function; its
+    ``callback()`` waits for it before the first held-out evaluation."""
     os.makedirs(plan.run_dir, exist_ok=True)
     with RunDirLock(plan.run_dir):   # one writer: refused here before anything is written
         if plan.resumed_at is None and list_checkpoints(plan.run_dir):   # another run got here first
@@ -257,24 +259,25 @@ def train(plan, log=tqdm.write):
                               f"'symrnn train --resume {plan.run_dir}' or choose another --run-dir")
         remove_stale_temporaries(plan.run_dir)   # ours to clean now that we hold the lock
         try:
-            return _fit(plan, log)
+            return _fit(plan, log, helper)
         except CheckpointWriteError as err:
             raise CheckpointWriteError(f"{err} (resume with: symrnn train --resume {plan.run_dir})") \
                 from err
 
 
-def _fit(plan, log):
+def _fit(plan, log, helper):
     s, model = plan.settings, plan.model
     x, y, heldout_x, heldout_y = plan.windows
     seq_len = x.shape[1]
     backup = BackupAndRestore(plan.run_dir, save_freq=s["checkpoint_every"], meta=plan.meta)
     guard, interrupt = TerminateOnNaN(), StopOnInterrupt()
     # order matters: restore before anything reads the step; evaluate before the checkpoint
-    callbacks = [backup, guard, HeldOutEvaluation(heldout_x, heldout_y,
-                                                  per=model.chars_per_loss(seq_len), log=log),
-                 interrupt]
+    held_out = HeldOutEvaluation(heldout_x, heldout_y, per=model.chars_per_loss(seq_len), log=log)
+    callbacks = [backup, guard, held_out, interrupt]
     if plan.max_steps is not None:
         callbacks.insert(1, StopAtStep(plan.max_steps))
+    if helper is not None:   # its compiled evaluation function first
+        callbacks.insert(callbacks.index(held_out), helper.callback())
     model.model.fit(x, y.astype(np.int64), batch_size=s["batch_size"], epochs=s["epochs"],
                     seed=s["seed"], callbacks=callbacks, verbose=1 if plan.progress else 0,
                     devices=model.devices)
@@ -328,6 +331,17 @@ def generation_window(meta):
     the windows it was trained on, each from a zero state (checkpoints that do not say
     were trained that way too)."""
     return meta.get("generation", {}).get("window", meta["data"]["seq_len"])
+
+
+def predictions(model, text, seq_len):
+    """``(snippet, guess)`` for three windows of ``text`` (its start, a third and two
+    thirds in): the model's most likely next character after each position."""
+    pairs = []
+    for start in (0, len(text) // 3, 2 * len(text) // 3):
+        snippet = text[start:start + seq_len]
+        ids = model.vocab.encode(snippet)[None, :]
+        pairs.append((snippet, model.vocab.decode(model.predict_proba(ids)[0].argmax(axis=-1))))
+    return pairs
 
 
 def sample_text(model, prime, n_chars, temperature, seed, window):
