@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from lesson_scripts import EXPECTED_NUMBERS, LESSONS, ROOT, load_lesson
+from marks import heavy_beyond
 
 from symrnn.layers import Model, load_model
 
@@ -20,7 +21,13 @@ def test_every_lesson_section_has_exactly_one_script():
     assert numbers == EXPECTED_NUMBERS, f"lesson scripts found: {[s.name for s in LESSONS]}"
 
 
-@pytest.mark.parametrize("script", LESSONS, ids=lambda p: p.stem)
+# The lessons with the longest cold compiles run with --heavy (CI: both ends of the range).
+HEAVY_LESSONS = ("11_raw_gru", "12_char_rnn", "14_adding_problem", "15_many_to_one", "17_masked_adding",
+                 "18_variable_length")
+
+
+@pytest.mark.parametrize("script", heavy_beyond(LESSONS, keep=[p for p in LESSONS if p.stem not in HEAVY_LESSONS]),
+                         ids=lambda p: p.stem)
 def test_lesson_runs_quick(script, capsys, monkeypatch):
     """In this process (a fresh interpreter per lesson cost a third of this test's time):
     the lessons set no global state, and their own compiles name their backend."""

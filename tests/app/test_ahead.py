@@ -108,6 +108,7 @@ def types_namespace(tmp_path, corpus, **given):
 
 
 @pytest.mark.parametrize("argv, code", [([], 0), (["--lr", "1e30", "--dtype", "float32"], 3)])
+@pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")   # the diverging run
 def test_the_cli_waits_before_its_predictions_and_always_stops_the_helper(
         monkeypatch, capsys, tmp_path, corpus, argv, code):
     events, given = [], []

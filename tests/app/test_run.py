@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from marks import heavy_beyond
 
 from symrnn.app import run
 from symrnn.data import Vocab, load_corpus, train_heldout_windows
@@ -92,7 +93,7 @@ def test_resume_on_numba_is_bit_for_bit(tmp_path):
     assert want_meta["fit"] == got_meta["fit"]
 
 
-@pytest.mark.parametrize("kind", ["gru", "lstm"])
+@pytest.mark.parametrize("kind", heavy_beyond(["gru", "lstm"], keep=["lstm"]))
 def test_gated_models_replay_bit_identically_from_a_checkpoint(tmp_path, kind):
     """One compiled model: train to step 3, on to 6; rewind to the copy of step 3; on to 6 again."""
     plan = run.plan_training(options(tmp_path, **{**SMALL, "model": kind, "dtype": "float32"}))

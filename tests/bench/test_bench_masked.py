@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from marks import heavy_beyond
 
 from symrnn.bench import masked, runner
 from symrnn.bench.options import parse_args
@@ -44,7 +45,7 @@ def perturbed(cell, kind, seed):
     return {role: w + rng.normal(0, 0.3, w.shape) for role, w in weights.items()}
 
 
-@pytest.mark.parametrize("cell, kind", CASES)
+@pytest.mark.parametrize("cell, kind", heavy_beyond(CASES, keep=[("lstm", masked.MANY_TO_ONE)]))
 def test_symrnn_masked_loss_equals_numpys_over_real_steps_only(cell, kind):
     weights = perturbed(cell, kind, seed=1)
     lengths, x, y = masked.masked_batch(V, B, T, kind, seed=1)
@@ -119,6 +120,7 @@ def test_masked_options_default_to_the_issue_sizes_and_refuse_what_does_not_appl
 
 # --------------------------------------------------------------- end to end
 
+@pytest.mark.heavy   # two cells compiled cold and timed; the torch-less quick run stays by default
 def test_quick_masked_run_prints_its_table_and_writes_its_rows(tmp_path, capsys):
     """Two of the four cases (each compiles its model; the loss tests above cover all four)."""
     out = tmp_path / "masked.json"

@@ -15,6 +15,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 from imports import PACKAGE_ROOT, module_name
+from marks import heavy_beyond
 
 from symrnn.bench import numpy_cells
 from symrnn.errors import ConfigError
@@ -105,7 +106,7 @@ def test_kernels_and_twins_cover_exactly_the_records():
 
 # -- against the kernels --------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", FUSED)
+@pytest.mark.parametrize("name", heavy_beyond(FUSED, keep=["simple"]))   # gated: --heavy
 def test_the_kernels_compute_the_records_states_and_saved_gates(name):
     record = CELLS[name]
     xw, states0, W_h = random_problem(record)

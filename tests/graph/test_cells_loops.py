@@ -12,6 +12,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from marks import heavy_beyond
 
 from symrnn.graph import gated
 from symrnn.graph.cells import activation, lesson_step, simple_step
@@ -107,7 +108,9 @@ def outputs_and_grads(cell, loop, go_backwards=False):
 
 
 @pytest.mark.parametrize("loop", LOOPS)
-@pytest.mark.parametrize("cell, go_backwards", CASES)
+# the second form of a cell already covered (hard_sigmoid gates, the combined raw GRU): --heavy
+@pytest.mark.parametrize("cell, go_backwards", heavy_beyond(
+    CASES, keep=[c for c in CASES if c[0] not in ("gru-hard_sigmoid", "raw-gru-combined")]))
 def test_every_loop_matches_scan_forward_and_backward(cell, go_backwards, loop):
     want = scan_reference(cell, go_backwards)
     got = outputs_and_grads(cell, LOOPS[loop], go_backwards)

@@ -7,6 +7,7 @@ float64 and pytensor refused the updates dict.
 import numpy as np
 import pytensor
 import pytest
+from marks import heavy_beyond
 
 from symrnn.graph import updates as rules
 from symrnn.graph.optimizers import SGD, Adagrad, Adam, RMSprop
@@ -44,7 +45,7 @@ def test_float32_sequential_fits_and_loss_falls(optimizer):
     assert losses[-1] < losses[0]
 
 
-@pytest.mark.parametrize("cell", ["GRU", "LSTM"])
+@pytest.mark.parametrize("cell", heavy_beyond(["GRU", "LSTM"], keep=["LSTM"]))
 def test_gated_layers_with_dropout_train_in_float32_without_float_scope(cell):
     """hard_sigmoid's 0.2 once upcast a float32 scan to float64 (scan refused the graph)."""
     from symrnn import layers

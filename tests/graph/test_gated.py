@@ -257,6 +257,7 @@ def test_separate_to_combined_stacks_h_rows_first_and_refuses_missing_names():
         lesson_gru.separate_to_combined(sep)
 
 
+@pytest.mark.heavy   # two GRU models trained cold; the forms' agreement above stays by default
 def test_lesson_gru_models_train_and_share_one_function_when_mapped():
     x, y, sep, h0 = raw_problem(seed=4)
     models = {f: LessonGRU(V, H, form=f, dtype="float64", backend="py") for f in ("separate", "combined")}

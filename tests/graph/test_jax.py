@@ -79,6 +79,7 @@ def test_evaluate_predict_and_generator_on_jax_match_py():
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.heavy   # a dropout model compiled for JAX; CI runs it
 def test_dropout_on_jax_draws_fresh_masks_and_is_off_at_inference():
     start = weights(dropout()[0])
     models = {}

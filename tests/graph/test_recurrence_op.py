@@ -22,6 +22,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from marks import heavy_beyond
 from pytensor.compile.builders import OpFromGraph
 from pytensor.gradient import verify_grad
 from pytensor.scan.op import Scan
@@ -202,10 +203,10 @@ def output_names(case):
     return states + gates + grads[:n_inputs(case)]
 
 
-# Each case compiles its own kernels (about 7 s on a fresh cache). The default suite runs
-# the first two of each cell (masks, clipping, truncation, batch 1, every cell); all 15 run
+# Each case compiles its own kernels (about 10 s on a fresh cache). The default suite runs
+# the first of each cell (masks, clipping and truncation among them, every cell); all 15 run
 # with --heavy, which .ci/run passes on both ends of the supported range.
-DEFAULT_CASES = [c for cell in N_GATES for c in [x for x in CASES if x.cell == cell][:2]]
+DEFAULT_CASES = [next(x for x in CASES if x.cell == cell) for cell in N_GATES]
 
 
 @pytest.mark.parametrize("case", [c if c in DEFAULT_CASES else pytest.param(c, marks=pytest.mark.heavy)
@@ -249,7 +250,7 @@ def float32_problem(case):
     return values, graph(*[v.astype("float64") for v in values])
 
 
-@pytest.mark.parametrize("case", FLOAT32_CASES[:2], ids=str)
+@pytest.mark.parametrize("case", heavy_beyond(FLOAT32_CASES[:2], keep=FLOAT32_CASES[:1]), ids=str)
 def test_float32_kernels_match_the_float64_graph(case):
     values, expected = float32_problem(case)
     assert_close_to_float64_graph(case, kernel_results(case, values), expected)
@@ -265,7 +266,7 @@ def test_numba_graph_runs_the_float32_kernels_and_matches_the_float64_graph():
     assert_close_to_float64_graph(case, fn(*values), expected)
 
 
-@pytest.mark.parametrize("cell", list(N_GATES))
+@pytest.mark.parametrize("cell", heavy_beyond(list(N_GATES), keep=["simple", "lstm"]))
 def test_verify_grad_through_the_op(cell):
     case = Case(cell, "tanh", "sigmoid", mask=True, grad_clip=None)
     values = numeric_problem(case, seed=2)
@@ -428,7 +429,10 @@ def said_shapes(node, inputs, values):
     return [tuple(int(d) for d in shape) for shape in fn(*values)]
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.steps == T][::2], ids=str)
+SHAPE_CASES = [c for c in CASES if c.steps == T][::2]
+
+
+@pytest.mark.parametrize("case", heavy_beyond(SHAPE_CASES, keep=SHAPE_CASES[:1]), ids=str)
 def test_the_ops_say_their_output_shapes_without_walking_their_graphs(case):
     """Recurrence and RecurrenceGrad give every output's shape from their inputs' shapes
     (infer_shape, which the Numba mode's shape inference calls): the shapes they say equal

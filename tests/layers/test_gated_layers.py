@@ -7,6 +7,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from marks import heavy_beyond
 from pytensor.gradient import verify_grad
 from pytensor.graph.replace import graph_replace
 from pytensor.scan.op import Scan
@@ -325,7 +326,7 @@ def layer_backward_loop_matmuls(layer_cls, n_saved):
     return sum(isinstance(n.op, (Dot22, Gemm)) for n in grad_loop.fgraph.apply_nodes)
 
 
-@pytest.mark.parametrize("layer_cls", [GRU, LSTM])
+@pytest.mark.parametrize("layer_cls", heavy_beyond([GRU, LSTM], keep=[LSTM]))
 def test_layers_save_their_gates_where_the_backward_loop_reads_them(layer_cls):
     saved = layer_backward_loop_matmuls(layer_cls, layer_cls.n_saved)
     unsaved = layer_backward_loop_matmuls(layer_cls, 0)
