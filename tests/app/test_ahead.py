@@ -10,6 +10,7 @@ import textwrap
 import types
 
 import pytest
+from marks import heavy_beyond
 
 from symrnn.app import ahead, cli, run
 from symrnn.data import Vocab
@@ -25,8 +26,12 @@ def corpus(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("model", ["lesson", "simplernn", "gru", "lstm"])
-@pytest.mark.parametrize("window", [None, 4])
+# the one-hot lesson model both ways of sampling and an embedded gated model by default;
+# every model both ways with --heavy
+REHEARSALS = [(model, window) for model in ("lesson", "lstm", "simplernn", "gru") for window in (4, None)]
+
+
+@pytest.mark.parametrize("model, window", heavy_beyond(REHEARSALS, keep=REHEARSALS[:3]))
 def test_rehearsal_calls_evaluation_prediction_and_sampling_of_every_model(model, window):
     spec = {"vocab": Vocab.from_text(TEXT).to_list(), "backend": "py", "window": window,
             "prime": "th", "config": {"model": model, "hidden": 5, "seq_len": 6, "layers": 1}}
