@@ -144,7 +144,8 @@ class AwaitHelper(Callback):
 
 
 def main():
-    os.nice(10)   # the run's own work comes first
+    if hasattr(os, "nice"):   # Unix: the run's own work comes first
+        os.nice(10)
     rehearse(json.loads(sys.stdin.buffer.read()))
     return 0
 
