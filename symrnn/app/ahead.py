@@ -33,7 +33,7 @@ import sys
 
 from ..data import Vocab, train_heldout_windows
 from ..layers import Callback
-from ..runtime import with_package_on_path
+from ..runtime import BLAS_THREAD_VARIABLES, with_package_on_path
 from . import run
 from .models import build_model
 
@@ -92,7 +92,7 @@ class Helper:
 
     def __init__(self, spec):
         env = with_package_on_path(dict(os.environ))   # the helper imports this very symrnn
-        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        env.update(dict.fromkeys(BLAS_THREAD_VARIABLES, "1"))   # its arrays are tiny
         self.process = subprocess.Popen([sys.executable, "-m", "symrnn.app.ahead"], env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)

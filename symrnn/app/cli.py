@@ -164,7 +164,7 @@ def run_train(args):
     plan = run.plan_training(args, check_vocab=lambda vocab: prime_for(args, vocab))
     prime = prime_for(args, plan.model.vocab)
     describe_run(plan)
-    window = None if args.carry_state else run.generation_window(plan.meta)
+    window = sampling_window(args, plan.meta)
     helper = ahead.start(plan.model, window, prime)   # compiles the after-training functions
     try:
         start = time.perf_counter()
@@ -191,7 +191,7 @@ def run_train(args):
     print(f"stopped at step {result.step} ({result.epoch} of {plan.settings['epochs']} epochs done); "
           f"latest checkpoint {result.last_checkpoint}")
     show_predictions(plan.model, plan.text, plan.settings["seq_len"])
-    print_sample(plan.model, args, prime, plan.settings["seed"], run.generation_window(plan.meta))
+    print_sample(plan.model, args, prime, plan.settings["seed"], window)
     return 0
 
 
@@ -226,9 +226,14 @@ def show_predictions(model, text, seq_len):
         print(f"  {snippet!r:>16} -> {guess!r}")
 
 
+def sampling_window(args, meta):
+    """The characters each sampled one re-reads (the run's training windows), or None
+    with ``--carry-state``."""
+    return None if args.carry_state else run.generation_window(meta)
+
+
 def print_sample(model, args, prime, seed, window):
     temperature = None if args.greedy else args.temperature
-    window = None if args.carry_state else window
     sample = run.sample_text(model, prime, args.chars, temperature, seed, window)
     how = "greedy" if temperature is None else f"temperature {temperature}"
     how += ", state carried" if window is None else f", each re-reading the last {window} characters"
@@ -241,7 +246,7 @@ def run_generate(args):
     model, meta, file = run.load_run(args.run_dir, args.backend)
     prime = prime_for(args, model.vocab)
     print(f"checkpoint {file} (step {meta['step']})")
-    print_sample(model, args, prime, args.seed, run.generation_window(meta))
+    print_sample(model, args, prime, args.seed, sampling_window(args, meta))
     return 0
 
 

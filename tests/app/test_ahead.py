@@ -7,10 +7,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import types
+from pathlib import Path
 
 import pytest
 from marks import heavy_beyond
+from train_options import TEXT, options
 
 from symrnn.app import ahead, cli, run
 from symrnn.data import Vocab
@@ -20,14 +21,14 @@ from symrnn.runtime import isolated_caches, with_package_on_path
 # PyTensor 3.0-3.3: CI proves it on both ends of the supported range.
 pytestmark = pytest.mark.proof
 
-TEXT = "the cat sat on the mat; a dog ate the hat. " * 25
+# a small run: the windows, batches and model of train_options' corpus
+RUN = {"model": "simplernn", "hidden": 6, "seq_len": 5, "batch_size": 8, "sequences": 0}
 
 
 @pytest.fixture
 def corpus(tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text(TEXT)
-    return path
+    """The corpus file that :func:`train_options.options` writes and reads."""
+    return Path(options(tmp_path).corpus)
 
 
 # the one-hot lesson model both ways of sampling and an embedded gated model by default;
@@ -92,9 +93,8 @@ class FakeHelper(ahead.Helper):
 
 
 def test_the_run_waits_for_the_helper_before_each_held_out_evaluation(tmp_path, corpus):
-    options = types_namespace(tmp_path, corpus, epochs=2)
     events = []
-    result = run.train(run.plan_training(options), log=lambda line: events.append("evaluated"),
+    result = run.train(run.plan_training(options(tmp_path, **RUN, epochs=2)), log=lambda line: events.append("evaluated"),
                        helper=FakeHelper(events))
     assert result.status == "done"
     assert events == ["wait", "evaluated", "wait", "evaluated"]
@@ -102,18 +102,9 @@ def test_the_run_waits_for_the_helper_before_each_held_out_evaluation(tmp_path, 
 
 def test_a_run_stopped_inside_an_epoch_neither_evaluates_nor_waits(tmp_path, corpus):
     events = []
-    result = run.train(run.plan_training(types_namespace(tmp_path, corpus, max_steps=3)),
+    result = run.train(run.plan_training(options(tmp_path, **RUN, max_steps=3)),
                        log=lambda line: events.append("evaluated"), helper=FakeHelper(events))
     assert result.step == 3 and events == []
-
-
-def types_namespace(tmp_path, corpus, **given):
-    unset = dict.fromkeys(run.TRAIN_DEFAULTS)
-    return types.SimpleNamespace(**{**unset, "corpus": str(corpus), "encoding": None, "resume": None,
-                                    "max_steps": None, "run_dir": str(tmp_path / "run"),
-                                    "backend": "py", "devices": None, "no_progress": True,
-                                    "model": "simplernn", "hidden": 6, "seq_len": 5,
-                                    "batch_size": 8, "sequences": 0, **given})
 
 
 @pytest.mark.parametrize("argv, code", [([], 0), (["--lr", "1e30", "--dtype", "float32"], 3)])
@@ -137,16 +128,16 @@ def test_the_cli_waits_before_its_predictions_and_always_stops_the_helper(
 
 
 REHEARSED_BY_THE_RUN = textwrap.dedent("""
-    # The run's own after-training calls, on a real corpus: how many Numba compiles they need.
-    import json, sys, types
+    # The run's own after-training calls, on a real corpus: which Numba compiles they need.
+    import json, sys
+    from pathlib import Path
+    tmp_path, run_dir, tests_dir, settings = sys.argv[1:]
+    sys.path.insert(0, tests_dir)
+    from train_options import options
     from symrnn.app import run
     from symrnn.bench.compiletable import CompileTable
-    corpus, window = sys.argv[1], int(sys.argv[2])
-    options = types.SimpleNamespace(**{**dict.fromkeys(run.TRAIN_DEFAULTS), "corpus": corpus,
-        "encoding": None, "resume": None, "max_steps": None, "run_dir": sys.argv[3],
-        "backend": "numba", "devices": None, "no_progress": True, "model": "gru", "hidden": 6,
-        "seq_len": window, "batch_size": 8, "sequences": 0})   # as types_namespace(model="gru")
-    plan = run.plan_training(options)
+    plan = run.plan_training(options(Path(tmp_path), run_dir, backend="numba", **json.loads(settings)))
+    window = plan.settings["seq_len"]
     table = CompileTable()
     table.listen()
     _, _, heldout_x, heldout_y = plan.windows
@@ -157,20 +148,23 @@ REHEARSED_BY_THE_RUN = textwrap.dedent("""
 """)
 
 
+GRU_RUN = {**RUN, "model": "gru"}
+
+
 @pytest.mark.heavy   # compiles a gru's evaluation, prediction and sampling for Numba, cold
-def test_after_the_helper_the_runs_own_calls_compile_only_what_a_warm_process_does(tmp_path, corpus):
+def test_after_the_helper_the_runs_own_calls_compile_only_what_a_warm_process_does(tmp_path):
     base = with_package_on_path(dict(os.environ))
     base.pop("SYMRNN_BACKEND", None)
 
     def compiled_by_the_runs_calls(caches, run_dir):
         env = isolated_caches(dict(base), str(tmp_path / caches))
-        out = subprocess.run([sys.executable, "-c", REHEARSED_BY_THE_RUN, str(corpus), "5",
-                              str(tmp_path / run_dir)], env=env, capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run([sys.executable, "-c", REHEARSED_BY_THE_RUN, str(tmp_path), run_dir,
+                              str(Path(__file__).parents[1]), json.dumps(GRU_RUN)],
+                             env=env, capture_output=True, text=True, check=True).stdout
         return json.loads(out.splitlines()[-1])
 
     # the helper's spec as the CLI makes it, from the same options' plan
-    plan = run.plan_training(types_namespace(tmp_path, corpus, model="gru", run_dir=str(tmp_path / "p")))
+    plan = run.plan_training(options(tmp_path, "p", **GRU_RUN))
     spec = {**ahead.spec_for(plan.model, window=5, prime="the "), "backend": "numba"}
     cold = compiled_by_the_runs_calls("cold", "r0")
     helper = subprocess.run([sys.executable, "-m", "symrnn.app.ahead"], input=json.dumps(spec),

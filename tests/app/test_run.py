@@ -6,13 +6,13 @@ import shutil
 import signal
 import tempfile
 import time
-import types
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from marks import heavy_beyond
+from train_options import TEXT, options
 
 from symrnn.app import run
 from symrnn.data import Vocab, load_corpus, train_heldout_windows
@@ -25,20 +25,8 @@ from symrnn.layers.checkpoints import (
     remove_stale_temporaries,
 )
 
-TEXT = "the cat sat on the mat; a dog ate the hat. " * 25
 SMALL = dict(model="simplernn", hidden=7, seq_len=5, batch_size=4, epochs=3, seed=11, lr=0.01,
              dtype="float64", sequences=0)
-
-
-def options(tmp_path, run_dir="run", **given):
-    """`symrnn train` options as argparse gives them: None where not given."""
-    corpus = tmp_path / "corpus.txt"
-    if not corpus.exists():
-        corpus.write_text(TEXT)
-    unset = dict.fromkeys(run.TRAIN_DEFAULTS)
-    return types.SimpleNamespace(**{**unset, "corpus": str(corpus), "encoding": None, "resume": None,
-                                    "max_steps": None, "run_dir": str(tmp_path / run_dir),
-                                    "backend": "py", "devices": None, "no_progress": True, **given})
 
 
 def train(opts):
