@@ -1,4 +1,5 @@
-"""Process plumbing for the programs symrnn starts: BLAS threads, malloc, child environments.
+"""Process plumbing for the programs symrnn starts: BLAS threads, malloc, child environments,
+the helper processes that compile ahead.
 
 Numpy-free and PyTensor-free; importing this module changes nothing. The CLI,
 the lesson scripts and the benchmark call :func:`limit_blas_threads` and
@@ -15,8 +16,11 @@ True
 ('floatX=float32,base_compiledir=/tmp/c/pytensor', '/tmp/c/numba')
 """
 import ctypes
+import json
 import os
 import platform
+import subprocess
+import sys
 
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,3 +106,47 @@ def isolated_caches(env, cache_dir):
     env["PYTENSOR_FLAGS"] = ",".join(flags + [f"base_compiledir={cache_dir}/pytensor"])
     env["NUMBA_CACHE_DIR"] = f"{cache_dir}/numba"
     return env
+
+
+# --- helper processes that compile ahead ----------------------------------------------
+# Numba keeps compiled code on disk, so a second process can compile what a run will need
+# while the run works: symrnn.graph.numba.precompile (a graph's kernel bodies, while the
+# graph's own function compiles) and symrnn.app.ahead (symrnn train's after-training
+# functions, while it trains).
+
+COMPILE_AHEAD_SWITCH = "SYMRNN_COMPILE_AHEAD"
+
+
+def usable_cores():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not on Linux
+        return os.cpu_count() or 1
+
+
+def compile_ahead_wanted():
+    """Whether helpers may compile ahead: two or more usable cores, and not turned off with
+    ``SYMRNN_COMPILE_AHEAD=0``."""
+    return usable_cores() >= 2 and os.environ.get(COMPILE_AHEAD_SWITCH, "1") != "0"
+
+
+def start_helper(module, spec):
+    """``python -m module`` (a ``subprocess.Popen``) reading the JSON-able ``spec`` on its
+    standard input, printing nothing, with this ``symrnn`` on its path, one BLAS thread (its
+    arrays are tiny) and no helpers of its own."""
+    env = with_package_on_path(dict(os.environ))
+    env.update(dict.fromkeys(BLAS_THREAD_VARIABLES, "1"))
+    env[COMPILE_AHEAD_SWITCH] = "0"
+    process = subprocess.Popen([sys.executable, "-m", module], env=env, stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with process.stdin as stdin:
+        stdin.write(json.dumps(spec).encode())
+    return process
+
+
+def lower_priority(niceness):
+    """Run this process at a lower priority (Unix; nothing elsewhere): a helper's work
+    comes after the run's own."""
+    if hasattr(os, "nice"):
+        os.nice(niceness)

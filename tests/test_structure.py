@@ -65,6 +65,7 @@ def test_data_and_graph_never_import_layers_app_or_bench():
 LAZY_IMPORTS = {
     # the fused kernels import Numba (about half a second): only a Numba compile loads them
     ("symrnn.graph.numba.dispatch", "symrnn.graph.numba.kernels"),
+    ("symrnn.graph.numba.precompile", "symrnn.graph.numba.kernels"),
     # the benchmark (and its PyTorch twins) loads for `symrnn bench` only, not for train
     ("symrnn.app.cli", "symrnn.bench.runner"),
 }
@@ -163,7 +164,7 @@ def test_one_builder_per_model():
 
 def test_the_public_api_is_at_the_top():
     import symrnn
-    import symrnn.layers as layers
+    from symrnn import layers
     for name in ("layers", "load_corpus", "Vocab", "windows", "SGD", "Adam", "RMSprop", "Adagrad",
                  "LessonRNN"):
         value = getattr(symrnn, name)

@@ -27,34 +27,26 @@ it costs time, never a result. ``SYMRNN_COMPILE_AHEAD=0`` turns it off.
 (False, False)
 """
 import json
-import os
 import subprocess
 import sys
 
 from ..data import Vocab, train_heldout_windows
 from ..layers import Callback
-from ..runtime import BLAS_THREAD_VARIABLES, with_package_on_path
+from ..runtime import compile_ahead_wanted, lower_priority, start_helper
 from . import run
 from .models import build_model
 
-ENV_SWITCH = "SYMRNN_COMPILE_AHEAD"
 # The longest the run waits for a helper still compiling, in seconds (then it compiles itself).
 WAIT_LIMIT_S = 300
 # Windows of the made-up text: enough that the held-out tail (a tenth) holds one.
 MADE_UP_WINDOWS = 20
 
 
-def usable_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:   # not on Linux
-        return os.cpu_count() or 1
-
-
 def wanted(backend):
     """Whether a run on ``backend`` gains from a helper: Numba (whose compiled code is cached
-    on disk), two or more usable cores, and not turned off with ``SYMRNN_COMPILE_AHEAD=0``."""
-    return backend == "numba" and usable_cores() >= 2 and os.environ.get(ENV_SWITCH, "1") != "0"
+    on disk), two or more usable cores, and not turned off with ``SYMRNN_COMPILE_AHEAD=0``
+    (:func:`symrnn.runtime.compile_ahead_wanted`)."""
+    return backend == "numba" and compile_ahead_wanted()
 
 
 def spec_for(model, window, prime):
@@ -91,13 +83,7 @@ class Helper:
     """The helper process of one run (see the module docstring)."""
 
     def __init__(self, spec):
-        env = with_package_on_path(dict(os.environ))   # the helper imports this very symrnn
-        env.update(dict.fromkeys(BLAS_THREAD_VARIABLES, "1"))   # its arrays are tiny
-        self.process = subprocess.Popen([sys.executable, "-m", "symrnn.app.ahead"], env=env,
-                                        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-        with self.process.stdin as stdin:
-            stdin.write(json.dumps(spec).encode())
+        self.process = start_helper(__name__, spec)
 
     def wait(self, timeout=WAIT_LIMIT_S):
         """Wait until the helper is done (at most ``timeout`` seconds, then stop it);
@@ -144,8 +130,7 @@ class AwaitHelper(Callback):
 
 
 def main():
-    if hasattr(os, "nice"):   # Unix: the run's own work comes first
-        os.nice(10)
+    lower_priority(10)   # the run's own work comes first
     rehearse(json.loads(sys.stdin.buffer.read()))
     return 0
 

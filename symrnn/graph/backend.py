@@ -26,6 +26,7 @@ from . import expansion, rewrites
 from .jax import static_shapes as jax_backend
 from .numba import blas_dot, glue
 from .numba import dispatch as numba_dispatch
+from .numba import precompile as numba_precompile
 
 BACKENDS = ("numba", "c", "py", "jax")
 DEFAULT_BACKEND = "numba"
@@ -101,4 +102,6 @@ def compile_function(inputs, outputs, updates=None, backend=None, **kwargs):
     if backend == "jax":
         return jax_backend.StaticShapeFunction(inputs, outputs, updates, get_mode("jax"), **kwargs)
     fn = pytensor.function(inputs, outputs, updates=updates, mode=get_mode(backend), **kwargs)
+    if backend == "numba":   # Numba compiles at the first call: its kernel bodies start now
+        numba_precompile.start(fn.maker.fgraph)
     return jax_backend.host_values(fn)   # reads weights a JAX function left on its device

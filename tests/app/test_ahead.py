@@ -13,6 +13,7 @@ import pytest
 from marks import heavy_beyond
 from train_options import TEXT, options
 
+from symrnn import runtime
 from symrnn.app import ahead, cli, run
 from symrnn.data import Vocab
 from symrnn.runtime import isolated_caches, with_package_on_path
@@ -50,13 +51,13 @@ def test_made_up_text_uses_every_character_and_leaves_a_held_out_window():
 
 
 def test_wanted_only_for_numba_on_two_cores_unless_turned_off(monkeypatch):
-    monkeypatch.setenv(ahead.ENV_SWITCH, "1")
-    monkeypatch.setattr(ahead, "usable_cores", lambda: 2)
+    monkeypatch.setenv(runtime.COMPILE_AHEAD_SWITCH, "1")
+    monkeypatch.setattr(runtime, "usable_cores", lambda: 2)
     assert ahead.wanted("numba") and not ahead.wanted("py") and not ahead.wanted("jax")
-    monkeypatch.setattr(ahead, "usable_cores", lambda: 1)
+    monkeypatch.setattr(runtime, "usable_cores", lambda: 1)
     assert not ahead.wanted("numba")
-    monkeypatch.setattr(ahead, "usable_cores", lambda: 2)
-    monkeypatch.setenv(ahead.ENV_SWITCH, "0")
+    monkeypatch.setattr(runtime, "usable_cores", lambda: 2)
+    monkeypatch.setenv(runtime.COMPILE_AHEAD_SWITCH, "0")
     assert not ahead.wanted("numba")
 
 

@@ -3,6 +3,9 @@
 - :mod:`.dispatch`: registers the kernels for the recurrence and softmax cross-entropy ops,
   with on-disk cache keys;
 - :mod:`.kernels`: the recurrence op's fused forward and backward kernels;
+- :mod:`.bodies`: each kernel's body compiled on its own, with one signature per configuration;
+- :mod:`.precompile`: a helper process compiling a graph's bodies while its function compiles;
+- :mod:`.keys`: the kernels' on-disk cache keys;
 - :mod:`.xent`: the softmax cross-entropies' fused kernels, sparse and one-hot (one pass per row);
 - :mod:`.fastmath`: vectorisable float32 activations;
 - :mod:`.blas`: row-major GEMM/GEMV calls on scipy's BLAS;

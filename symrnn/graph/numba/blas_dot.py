@@ -17,7 +17,11 @@ leading dimension that describe each operand in place. An operand that is
 neither row- nor column-contiguous (a rare strided view) is copied first, as
 before. A single-row left operand (a batch-1 step, one generated character)
 goes to ``sgemv``/``dgemv`` instead: GEMM packs the whole right matrix into a
-buffer on every call, which for one row costs as much as the product.
+buffer on every call, which for one row costs as much as the product. The
+product is compiled once per dtype (:func:`body`, taking both matrices typed
+with any strides, layout "A"), so every product in a graph, whatever its
+operands' layouts, shares that one compile, which a helper process can do
+ahead (:mod:`.precompile`).
 
 :func:`enable` registers the rewrite ``Dot -> BlasDot`` for 2-d float
 operands in PyTensor's rewrite database under the ``numba`` tag, so it runs
@@ -36,6 +40,8 @@ True
 >>> bool(np.allclose(f(x, x), x.T @ x))
 True
 """
+from functools import cache
+
 import numpy as np
 from pytensor.graph.basic import Constant, equal_computations
 from pytensor.graph.rewriting.basic import node_rewriter
@@ -45,7 +51,11 @@ from pytensor.tensor.math import Dot
 from pytensor.tensor.shape import Reshape
 
 from ... import compat
+from .bodies import Body, keep_source
+from .keys import cache_key
 from .registry import register_once
+
+keep_source(__file__)   # the kernel bodies are generated from it
 
 # Bump when the Numba implementation changes, so PyTensor's on-disk cache keys change too.
 IMPLEMENTATION_VERSION = 3
@@ -121,75 +131,93 @@ def enable():
 
 
 def _register_numba_kernel():
-    numba_njit, val_to_int_ptr = compat.numba_njit, compat.val_to_int_ptr
     register_funcify_default_op_cache_key = compat.register_funcify_default_op_cache_key
-    gemm_for, gemv_for = _blas_functions("gemm"), _blas_functions("gemv")
 
     @register_funcify_default_op_cache_key(BlasDot)
     def numba_funcify_BlasDot(op, node, **kwargs):
-        dtype = node.outputs[0].type.numpy_dtype
-        gemm, val_to_ptr = gemm_for[dtype.name]
-        gemv = gemv_for[dtype.name][0]
-        item = dtype.itemsize
-        one, zero = dtype.type(1), dtype.type(0)
+        product = body(node.outputs[0].type.numpy_dtype.name).function
 
-        @numba_njit(inline="always")
-        def gemm_layout(a):
-            # (op, leading dimension) of a row-major m x k operand seen by column-major BLAS:
-            # row-contiguous rows are already its transpose ('N'), contiguous columns need 'T'.
-            rows, cols = a.shape
-            s_row, s_col = a.strides
-            if s_col == item and s_row % item == 0 and s_row >= max(cols, 1) * item:
-                return ord("N"), s_row // item
-            if s_row == item and s_col % item == 0 and s_col >= max(rows, 1) * item:
-                return ord("T"), s_col // item
-            return 0, 0
-
-        @numba_njit
+        @compat.numba_njit
         def blas_dot(x, y):
-            m, k = x.shape
-            n = y.shape[1]
-            if k != y.shape[0]:
-                raise ValueError("BlasDot: matrices are not aligned")
-            out = np.empty((m, n), dtype)
-            if m == 0 or n == 0:
-                return out
-            if k == 0:
-                out[:] = 0
-                return out
-            op_y, ld_y = gemm_layout(y)
-            if op_y == 0:   # neither row- nor column-contiguous: copy, as np.dot would
-                y = np.ascontiguousarray(y)
-                op_y, ld_y = ord("N"), n
-            i32 = np.int32
-            if m == 1 and (x.strides[1] > 0 or k == 1):
-                # One row: out^T = (y as BLAS sees it, [n, k] or transposed [k, n]) . x^T.
-                inc_x = x.strides[1] // item if k > 1 else 1
-                rows, cols = (n, k) if op_y == ord("N") else (k, n)
-                gemv(val_to_int_ptr(i32(op_y)), val_to_int_ptr(i32(rows)),
-                     val_to_int_ptr(i32(cols)), val_to_ptr(one), y.ctypes,
-                     val_to_int_ptr(i32(ld_y)), x.ctypes, val_to_int_ptr(i32(inc_x)),
-                     val_to_ptr(zero), out.ctypes, val_to_int_ptr(i32(1)))
-                return out
-            op_x, ld_x = gemm_layout(x)
-            if op_x == 0:
-                x = np.ascontiguousarray(x)
-                op_x, ld_x = ord("N"), k
-            # Row-major out = x . y is column-major out^T = y^T . x^T.
-            gemm(val_to_int_ptr(i32(op_y)), val_to_int_ptr(i32(op_x)),
-                 val_to_int_ptr(i32(n)), val_to_int_ptr(i32(m)), val_to_int_ptr(i32(k)),
-                 val_to_ptr(one), y.ctypes, val_to_int_ptr(i32(ld_y)),
-                 x.ctypes, val_to_int_ptr(i32(ld_x)),
-                 val_to_ptr(zero), out.ctypes, val_to_int_ptr(i32(n)))
-            return out
+            # full slices are typed layout "A" whatever x and y are: one signature, the body's
+            return product(x[:, :], y[:, :])
 
         return blas_dot, IMPLEMENTATION_VERSION
+
+
+@cache
+def body(dtype):
+    """The product's :class:`~.bodies.Body` for ``dtype`` (a name): ``(x, y) -> x . y`` of two
+    matrices typed layout "A" (any strides), compiled once per dtype and cached on disk."""
+    numba_njit, val_to_int_ptr = compat.numba_njit, compat.val_to_int_ptr
+    dtype = np.dtype(dtype)
+    gemm, val_to_ptr = _routines("gemm")[dtype.name]
+    gemv = _routines("gemv")[dtype.name][0]
+    item = dtype.itemsize
+    one, zero = dtype.type(1), dtype.type(0)
+
+    @numba_njit(inline="always")
+    def gemm_layout(a):
+        # (op, leading dimension) of a row-major m x k operand seen by column-major BLAS:
+        # row-contiguous rows are already its transpose ('N'), contiguous columns need 'T'.
+        rows, cols = a.shape
+        s_row, s_col = a.strides
+        if s_col == item and s_row % item == 0 and s_row >= max(cols, 1) * item:
+            return ord("N"), s_row // item
+        if s_row == item and s_col % item == 0 and s_col >= max(rows, 1) * item:
+            return ord("T"), s_col // item
+        return 0, 0
+
+    def blas_dot(x, y):
+        m, k = x.shape
+        n = y.shape[1]
+        if k != y.shape[0]:
+            raise ValueError("BlasDot: matrices are not aligned")
+        out = np.empty((m, n), dtype)
+        if m == 0 or n == 0:
+            return out
+        if k == 0:
+            out[:] = 0
+            return out
+        op_y, ld_y = gemm_layout(y)
+        if op_y == 0:   # neither row- nor column-contiguous: copy, as np.dot would
+            y = np.ascontiguousarray(y)
+            op_y, ld_y = ord("N"), n
+        i32 = np.int32
+        if m == 1 and (x.strides[1] > 0 or k == 1):
+            # One row: out^T = (y as BLAS sees it, [n, k] or transposed [k, n]) . x^T.
+            inc_x = x.strides[1] // item if k > 1 else 1
+            rows, cols = (n, k) if op_y == ord("N") else (k, n)
+            gemv(val_to_int_ptr(i32(op_y)), val_to_int_ptr(i32(rows)),
+                 val_to_int_ptr(i32(cols)), val_to_ptr(one), y.ctypes,
+                 val_to_int_ptr(i32(ld_y)), x.ctypes, val_to_int_ptr(i32(inc_x)),
+                 val_to_ptr(zero), out.ctypes, val_to_int_ptr(i32(1)))
+            return out
+        op_x, ld_x = gemm_layout(x)
+        if op_x == 0:
+            x = np.ascontiguousarray(x)
+            op_x, ld_x = ord("N"), k
+        # Row-major out = x . y is column-major out^T = y^T . x^T.
+        gemm(val_to_int_ptr(i32(op_y)), val_to_int_ptr(i32(op_x)),
+             val_to_int_ptr(i32(n)), val_to_int_ptr(i32(m)), val_to_int_ptr(i32(k)),
+             val_to_ptr(one), y.ctypes, val_to_int_ptr(i32(ld_y)),
+             x.ctypes, val_to_int_ptr(i32(ld_x)),
+             val_to_ptr(zero), out.ctypes, val_to_int_ptr(i32(n)))
+        return out
+
+    key = cache_key("blas_dot-body", (IMPLEMENTATION_VERSION,), dtype)
+    return Body.of(blas_dot, key, (2, 2), dtype, layout="A")
 
 
 # Fortran argument lists of the two BLAS routines: "i" an int pointer (chars are passed as
 # pointers to int32 holding the character, as PyTensor does for LAPACK: Fortran reads the
 # first byte, little-endian), "f" a pointer to the float type.
 BLAS_SIGNATURES = {"gemm": "iiiiiffififfi", "gemv": "iiiffififfi"}
+
+
+@cache
+def _routines(routine):
+    return _blas_functions(routine)
 
 
 def _blas_functions(routine):

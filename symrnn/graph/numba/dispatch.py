@@ -4,15 +4,15 @@
 :class:`symrnn.graph.recurrence.Recurrence` and
 :class:`~symrnn.graph.recurrence.RecurrenceGrad` built by
 :mod:`symrnn.graph.numba.kernels`, each under a cache key made of the op's
-props, the dtype and :data:`IMPLEMENTATION_VERSION` (bump it whenever the
-kernels' code changes, so PyTensor's cache does not serve stale code).
+props, the dtype and the kernels' version (:mod:`symrnn.graph.numba.keys`: bump it
+whenever the kernels' code changes, so PyTensor's cache does not serve stale code).
 A node whose inputs and outputs are not all float32 or all float64 runs its
 inner graph through PyTensor's own ``OpFromGraph`` implementation instead.
 
 The sparse softmax cross-entropy ops (:class:`symrnn.graph.losses.SparseSoftmaxXent`
 and :class:`~symrnn.graph.losses.SparseSoftmaxXentGrad`) get the kernels of
 :mod:`symrnn.graph.numba.xent` the same way, keyed by :func:`xent_cache_key`
-(their own :data:`XENT_VERSION` and sources: the recurrence kernels' keys stay as
+(their own version and sources in :mod:`.keys`: the recurrence kernels' keys stay as
 they were); a node whose floats are not all one of those dtypes, or whose ids are
 not integers, runs its inner graph. So do their one-hot (soft-target) forms,
 :class:`~symrnn.graph.losses.SoftmaxXent` and :class:`~symrnn.graph.losses.SoftmaxXentGrad`,
@@ -24,8 +24,6 @@ the Numba mode: it enables the kernels and excludes the expansion rewrite
 registered on import; :func:`enable` registers once per process.
 """
 from functools import lru_cache
-from hashlib import sha256
-from pathlib import Path
 
 from ... import compat
 from .. import expansion
@@ -37,18 +35,7 @@ from ..losses import (
 )
 from ..recurrence import DTYPES, Recurrence, RecurrenceGrad
 from . import xent
-
-# Bump when kernels, fastmath, blas, blas_dot or direct_gemm change what the kernels compute
-# or how.
-# 2: the step mask; 3: the LSTM's packed W_h; 4: every cell's packed W_h; 5: the LSTM's
-# saved gates copied element by element
-IMPLEMENTATION_VERSION = 5
-# Paths from this folder: the kernels build the cell records' counts into their code.
-KERNEL_SOURCES = ("kernels.py", "fastmath.py", "blas.py", "blas_dot.py", "direct_gemm.py",
-                  "../cellrecords.py")
-# The cross-entropy kernels (symrnn.graph.numba.xent) have their own version and sources.
-XENT_VERSION = 2   # 2: the one-hot kernels (kinds onehot_forward, onehot_backward)
-XENT_SOURCES = ("xent.py",)
+from .keys import cache_key, xent_cache_key
 
 _enabled = []
 
@@ -67,36 +54,6 @@ def keeping_recurrences(numba_mode):
     """The Numba ``mode`` that runs recurrence ops with the kernels (unchanged without them)."""
     expansion.register()
     return expansion.keeping_ops(numba_mode) if enable() else numba_mode
-
-
-def cache_key(kind, props, dtype):
-    """A key naming the ``kind`` of kernel for an op's ``props`` (tuple) and ``dtype`` uniquely.
-
-    Besides the version, it holds a digest of the kernels' source files, so an
-    edit that forgets the version bump still misses the cache.
-    """
-    text = str(("symrnn.graph.recurrence", kind, tuple(props), str(dtype), IMPLEMENTATION_VERSION,
-                _source_digest()))
-    return sha256(text.encode()).hexdigest()
-
-
-def xent_cache_key(kind, dtype, ids_dtype=None):
-    """:func:`cache_key` for a cross-entropy kernel (``kind``) of float ``dtype`` and ids
-    (``None`` for the one-hot kernels, which take none)."""
-    text = str(("symrnn.graph.losses", kind, str(dtype), str(ids_dtype), XENT_VERSION,
-                _source_digest(XENT_SOURCES)))
-    return sha256(text.encode()).hexdigest()
-
-
-_digest = {}
-
-
-def _source_digest(sources=KERNEL_SOURCES):
-    if sources not in _digest:
-        here = Path(__file__).parent
-        text = b"".join((here / name).read_bytes() for name in sources)
-        _digest[sources] = sha256(text).hexdigest()
-    return _digest[sources]
 
 
 def kernel_dtype(node):
@@ -154,14 +111,14 @@ def _register_kernels():
         dtype, ids_dtype = xent_dtypes(node, ids_at=1)
         if dtype is None:
             return numba_funcify_OpFromGraph(op, node=node, **kwargs)
-        return xent_forward(dtype), xent_cache_key("forward", dtype, ids_dtype)
+        return xent_forward(dtype, ids_dtype), xent_cache_key("forward", dtype, ids_dtype)
 
     @register_funcify_and_cache_key(SparseSoftmaxXentGrad)
     def numba_funcify_SparseSoftmaxXentGrad(op, node=None, **kwargs):
         dtype, ids_dtype = xent_dtypes(node, ids_at=1)
         if dtype is None:
             return numba_funcify_OpFromGraph(op, node=node, **kwargs)
-        return xent_backward(dtype), xent_cache_key("backward", dtype, ids_dtype)
+        return xent_backward(dtype, ids_dtype), xent_cache_key("backward", dtype, ids_dtype)
 
     onehot_forward = lru_cache(maxsize=None)(xent.onehot_forward_kernel)
     onehot_backward = lru_cache(maxsize=None)(xent.onehot_backward_kernel)

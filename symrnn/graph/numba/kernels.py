@@ -5,9 +5,14 @@ configuration (cell, activations, mask, step mask, ``grad_clip``,
 ``truncate_gradient``, dtype), one jitted function with the op's inputs and
 outputs. Everything the configuration fixes is a compile-time constant, so the
 gate loops carry no branches on it. The kernel bodies take every optional input
-(the recurrent-dropout ``mask``, the ``step_mask``); :func:`_adapter` generates
-the function with the op's own inputs, which hands the body an empty array for
-an input the op does not have (the body's constants say it never reads it).
+(the recurrent-dropout ``mask``, the ``step_mask``) as C-ordered arrays and are
+compiled on their own, with one signature per configuration
+(:func:`forward_body`, :func:`backward_body`, :mod:`.bodies`): a helper process
+can compile them while a graph's function compiles (:mod:`.precompile`). The
+kernel PyTensor calls is an adapter (:func:`.bodies.adapter`) with the op's own
+inputs; it hands the body a C-ordered copy of each (no copy for a C array) and
+an empty array for an input the op does not have (the body's constants say it
+never reads it).
 
 Forward, per step: one GEMM ``h_in . W_h`` for all gates (BLAS, no transposed
 copies; the GRU needs a second, ``(r * h_in) . U_h``), then the gate maths in
@@ -50,17 +55,17 @@ take the gate and state counts from the cell's record
 cover exactly the records marked ``fused``.
 """
 import inspect
+from functools import cache
 
 import numpy as np
 
 from ...compat import compile_numba_function_src, numba_njit
 from ..cellrecords import cell_record
-from . import direct_gemm, fastmath
+from . import bodies, direct_gemm, fastmath
 from .blas import NOTRANS, TRANS, matmul_for
+from .keys import cache_key
 
-
-def _kernel(fn):
-    return numba_njit(fn, error_model="numpy")
+bodies.keep_source(__file__)   # the kernel bodies are generated from it
 
 
 @numba_njit
@@ -544,12 +549,9 @@ _BACKWARD = {"simple": _simple_backward, "gru": _gru_backward, "lstm": _lstm_bac
 
 def forward_kernel(cell, act, inner_act, has_mask, dtype, *, has_step_mask=False):
     """Jitted ``(xw, h0[, c0], W_h[, mask][, step_mask]) -> (states..., saved gates...)``."""
-    dtype, record = np.dtype(dtype), cell_record(cell)
-    inner = fastmath.activation(inner_act or "linear", dtype)
-    body = _FORWARD[record.name](record, fastmath.activation(act, dtype), inner, has_mask,
-                                 has_step_mask, dtype, matmul_for(dtype))
-    return _adapter("forward", _inlined(body), _forward_parameters(record),
-                    _absent(has_mask, has_step_mask), dtype)
+    body = forward_body(cell, act, inner_act, has_mask, has_step_mask, str(np.dtype(dtype)))
+    return bodies.adapter("forward", body.function, _forward_parameters(cell_record(cell)),
+                          _absent(has_mask, has_step_mask), np.dtype(dtype))
 
 
 def backward_kernel(cell, act, inner_act, has_mask, grad_clip, truncate_gradient, dtype, *,
@@ -559,25 +561,55 @@ def backward_kernel(cell, act, inner_act, has_mask, grad_clip, truncate_gradient
     The gradients are those of the op's forward inputs, in order; the step
     mask's is zeros.
     """
+    body = backward_body(cell, act, inner_act, has_mask, has_step_mask, grad_clip,
+                         truncate_gradient, str(np.dtype(dtype)))
+    record = cell_record(cell)
+    return bodies.adapter("backward", body.function, _backward_parameters(record),
+                          _absent(has_mask, has_step_mask), np.dtype(dtype),
+                          results=[f"d_{name}" for name in _forward_parameters(record)])
+
+
+@cache
+def forward_body(cell, act, inner_act, has_mask, has_step_mask, dtype):
+    """The forward :class:`~.bodies.Body` of one configuration (``dtype`` a name: 'float32')."""
+    config = ("forward", cell, act, inner_act, has_mask, has_step_mask)
+    dtype, record = np.dtype(dtype), cell_record(cell)
+    inner = fastmath.activation(inner_act or "linear", dtype)
+    body = _FORWARD[record.name](record, fastmath.activation(act, dtype), inner, has_mask,
+                                 has_step_mask, dtype, matmul_for(dtype))
+    return _body(body, config, _forward_parameters(record), dtype)
+
+
+@cache
+def backward_body(cell, act, inner_act, has_mask, has_step_mask, grad_clip, truncate_gradient,
+                  dtype):
+    """The backward :class:`~.bodies.Body` of one configuration (``dtype`` a name)."""
+    config = ("backward", cell, act, inner_act, has_mask, has_step_mask, grad_clip,
+              truncate_gradient)
     dtype, record = np.dtype(dtype), cell_record(cell)
     body = _BACKWARD[record.name](record, act, inner_act or "linear", has_mask, has_step_mask,
                                   _clipper(grad_clip, dtype), _first_step(truncate_gradient),
                                   dtype, matmul_for(dtype))
-    forward_parameters = _forward_parameters(record)
-    return _adapter("backward", _inlined(body), _backward_parameters(record),
-                    _absent(has_mask, has_step_mask), dtype,
-                    results=[f"d_{name}" for name in forward_parameters])
+    return _body(body, config, _backward_parameters(record), dtype)
 
 
-def _inlined(body):
-    return numba_njit(body, inline="always", error_model="numpy")
+def _body(body, config, parameters, dtype):
+    return bodies.Body.of(body, cache_key("body", config, dtype),
+                          [_rank(p) for p in parameters], dtype)
+
+
+def _rank(parameter):
+    """A body parameter's rank: the initial states and the ``[B, H]`` or ``[T, B]`` masks
+    are matrices, as ``W_h`` is; every sequence (``xw``, states, saved gates, their
+    gradients) is ``[T, B, width]``."""
+    return 2 if parameter.endswith("0") or parameter in ("W_h", "mask", "step_mask") else 3
 
 
 # The kernel bodies take every optional input; the op has only those its props name. An
-# adapter generated from the parameter names takes the op's inputs and passes the body an
-# empty array for each other one (never read: the body's has_mask / has_step_mask are
-# False), and drops the gradients of those. The body is inlined into it (Numba would
-# otherwise compile and optimise it once more for the adapter); generated parameters, not
+# adapter generated from the parameter names takes the op's inputs and passes the body a
+# C-ordered copy of each (no copy for a C array: the body's signature is then fixed,
+# see bodies.py) and an empty array for each other one (never read: the body's has_mask /
+# has_step_mask are False), and drops the gradients of those. Generated parameters, not
 # *args, keep Numba from building tuples of array structs.
 
 _STATES = ("h", "c")   # the carried states' names, h first (a record carries one or two)
@@ -598,27 +630,6 @@ def _backward_parameters(record):
 def _absent(has_mask, has_step_mask):
     """The optional inputs an op with these props does not have."""
     return {name for name, has in (("mask", has_mask), ("step_mask", has_step_mask)) if not has}
-
-
-def _adapter(name, body, parameters, absent, dtype, results=None):
-    """Jitted ``name(the parameters not absent)``, calling ``body(every parameter)``.
-
-    An absent parameter gets an empty ``[0, 0]`` array. With ``results`` (a name
-    per forward parameter, in order: the body returns one gradient each) the
-    adapter returns only the gradients of the parameters it takes; without,
-    whatever the body returns.
-    """
-    taken = [p for p in parameters if p not in absent]
-    passed = ["np.empty((0, 0), dtype)" if p in absent else p for p in parameters]
-    source = f"def {name}({', '.join(taken)}):\n"
-    if results is None:
-        source += f"    return body({', '.join(passed)})\n"
-    else:
-        kept = [r for r, p in zip(results, parameters) if p not in absent]
-        source += (f"    {', '.join(results)} = body({', '.join(passed)})\n"
-                   f"    return {', '.join(kept)}\n")   # at least three: a tuple
-    adapter = compile_numba_function_src(source, name, {"body": body, "np": np, "dtype": dtype})
-    return _kernel(adapter)
 
 
 def callable_from_python(kernel, cache_key=None):

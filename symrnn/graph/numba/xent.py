@@ -19,11 +19,13 @@ Loss and gradient alone (float32, 2560 rows of 86, one-hot targets): 0.53 ms, ag
 and PyTensor's own gradient of it.
 
 All check every shape (and the sparse ones every id, ``0 <= id < V``) and raise
-``ValueError`` before writing any memory. They address ``z``, ``probs`` and ``y``
-through flat 1-d views of C-ordered copies (no copy for C arrays), as
-:mod:`symrnn.graph.numba.kernels` does, and compile with
-``error_model="numpy"``. Arithmetic is in the dtype of ``z`` (the float32
-graph also sums its exps in float32).
+``ValueError`` before writing any memory. As the recurrence kernels
+(:mod:`symrnn.graph.numba.kernels`), each is a body compiled on its own for
+C-ordered arrays (``*_body``, :mod:`.bodies`: one signature per dtype, which a
+helper process can compile ahead) behind an adapter that hands it C-ordered
+copies (no copy for C arrays); the bodies address ``z``, ``probs`` and ``y``
+through flat 1-d views and compile with ``error_model="numpy"``. Arithmetic is
+in the dtype of ``z`` (the float32 graph also sums its exps in float32).
 
 The exp: float64 calls ``np.exp`` (the graph's, to rounding). float32 uses
 :func:`exp32`, Cephes' ``expf`` in plain arithmetic (about 1 ulp), with the
@@ -35,9 +37,16 @@ pass alike (about 1 ms for 2560 rows of 86 on one core).
 This module imports no Numba: the kernels are jitted when built
 (``compat.numba_njit`` at call time), so :mod:`.dispatch` imports it freely.
 """
+import inspect
+from functools import cache
+
 import numpy as np
 
 from ... import compat
+from .bodies import Body, adapter, keep_source
+from .keys import xent_cache_key
+
+keep_source(__file__)   # the kernel bodies are generated from it
 
 F32 = np.float32
 LOG2E32 = F32(1.44269504088896341)
@@ -120,8 +129,14 @@ def softmax_row_for(dtype):
     return compat.numba_njit(softmax_row, inline="always", error_model="numpy")
 
 
-def forward_kernel(dtype):
+def forward_kernel(dtype, ids_dtype="int64"):
     """Jitted ``(z [N, V], ids [N]) -> (loss [N], probs [N, V])`` in float ``dtype``."""
+    return _adapter("forward", forward_body(str(np.dtype(dtype)), str(np.dtype(ids_dtype))))
+
+
+@cache
+def forward_body(dtype, ids_dtype):
+    """The :class:`~.bodies.Body` of :func:`forward_kernel` (dtypes by name)."""
     dtype = np.dtype(dtype)
     check_ids, softmax_row = compat.numba_njit(_check_ids, inline="always"), softmax_row_for(dtype)
 
@@ -135,11 +150,18 @@ def forward_kernel(dtype):
             m, total = softmax_row(x, probs, o, V)
             loss[i] = np.log(total) + m - x[o + ids[i]]
         return loss, probs.reshape((N, V))
-    return compat.numba_njit(forward, error_model="numpy")
+    return Body.of(forward, xent_cache_key("forward-body", dtype, ids_dtype), (2, 1),
+                   (dtype, ids_dtype))
 
 
-def backward_kernel(dtype):
+def backward_kernel(dtype, ids_dtype="int64"):
     """Jitted ``(probs [N, V], ids [N], g_loss [N]) -> dz [N, V]`` in float ``dtype``."""
+    return _adapter("backward", backward_body(str(np.dtype(dtype)), str(np.dtype(ids_dtype))))
+
+
+@cache
+def backward_body(dtype, ids_dtype):
+    """The :class:`~.bodies.Body` of :func:`backward_kernel` (dtypes by name)."""
     dtype = np.dtype(dtype)
     check_ids = compat.numba_njit(_check_ids, inline="always")
 
@@ -157,7 +179,8 @@ def backward_kernel(dtype):
                 dz[o + j] = g * p[o + j]
             dz[o + ids[i]] -= g
         return dz.reshape((N, V))
-    return compat.numba_njit(backward, error_model="numpy")
+    return Body.of(backward, xent_cache_key("backward-body", dtype, ids_dtype), (2, 1, 1),
+                   (dtype, ids_dtype, dtype))
 
 
 def _check_targets(y, N, V):
@@ -169,6 +192,12 @@ def _check_targets(y, N, V):
 
 def onehot_forward_kernel(dtype):
     """Jitted ``(z [N, V], y [N, V]) -> (loss [N], probs [N, V])`` in float ``dtype``."""
+    return _adapter("forward", onehot_forward_body(str(np.dtype(dtype))))
+
+
+@cache
+def onehot_forward_body(dtype):
+    """The :class:`~.bodies.Body` of :func:`onehot_forward_kernel` (``dtype`` by name)."""
     dtype = np.dtype(dtype)
     check_targets = compat.numba_njit(_check_targets, inline="always")
     softmax_row = softmax_row_for(dtype)
@@ -188,11 +217,17 @@ def onehot_forward_kernel(dtype):
                 acc += t[o + j] * (log_total - (x[o + j] - m))
             loss[i] = acc
         return loss, probs.reshape((N, V))
-    return compat.numba_njit(forward, error_model="numpy")
+    return Body.of(forward, xent_cache_key("onehot_forward-body", dtype), (2, 2), dtype)
 
 
 def onehot_backward_kernel(dtype):
     """Jitted ``(probs [N, V], y [N, V], g_loss [N]) -> dz [N, V]`` in float ``dtype``."""
+    return _adapter("backward", onehot_backward_body(str(np.dtype(dtype))))
+
+
+@cache
+def onehot_backward_body(dtype):
+    """The :class:`~.bodies.Body` of :func:`onehot_backward_kernel` (``dtype`` by name)."""
     dtype = np.dtype(dtype)
     check_targets = compat.numba_njit(_check_targets, inline="always")
 
@@ -213,4 +248,9 @@ def onehot_backward_kernel(dtype):
             for j in range(V):
                 dz[o + j] = g * (p[o + j] * mass - t[o + j])
         return dz.reshape((N, V))
-    return compat.numba_njit(backward, error_model="numpy")
+    return Body.of(backward, xent_cache_key("onehot_backward-body", dtype), (2, 2, 1), dtype)
+
+
+def _adapter(name, body):
+    """The kernel PyTensor calls: ``body`` (a :class:`~.bodies.Body`) on C-ordered copies."""
+    return adapter(name, body.function, list(inspect.signature(body.function.py_func).parameters))
