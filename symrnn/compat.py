@@ -46,6 +46,7 @@ True
 """
 import importlib
 import re
+from contextlib import contextmanager
 
 import pytensor
 from pytensor.tensor import subtensor as _subtensor
@@ -135,6 +136,8 @@ _NUMBA_NAMES = {
     "val_to_dptr": (f"{_NUMBA_DISPATCH}.linalg._LAPACK", "val_to_dptr"),
     "call_cached_ptr": ("pytensor.link.numba.cache", "_call_cached_ptr"),
     "compile_numba_function_src": ("pytensor.link.numba.cache", "compile_numba_function_src"),
+    # what wraps each op's jitted code in a cached function (symrnn.graph.numba.inlining)
+    "numba_funcify_ensure_cache": (f"{_NUMBA_DISPATCH}.basic", "numba_funcify_ensure_cache"),
     "NumbaLinker": ("pytensor.link.numba.linker", "NumbaLinker"),   # the bench's step profile
     # Numba's compile events, for the bench's compile table
     "numba_event_listener": ("numba.core.event", "Listener"),
@@ -151,6 +154,38 @@ def numba_internals_available():
     except (ImportError, AttributeError):
         return False
     return True
+
+
+def numba_cache_key_of(py_func):
+    """The on-disk cache key PyTensor registered for a generated Python function (None if
+    it has none)."""
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+    return CACHED_SRC_FUNCTIONS.get(py_func)
+
+
+def numba_ensure_cache_in_force():
+    """The ``numba_funcify_ensure_cache`` PyTensor's Numba dispatch calls now."""
+    return importlib.import_module(f"{_NUMBA_DISPATCH}.basic").numba_funcify_ensure_cache
+
+
+@contextmanager
+def numba_wrappers_remade(remake):
+    """While in force, PyTensor's ``numba_funcify_ensure_cache`` returns
+    ``(remake(function), key)`` for each op's (and graph's) cached function. PyTensor's
+    Numba dispatch looks the name up in its module at each call, so this reaches every
+    op of a graph converted meanwhile."""
+    basic = importlib.import_module(f"{_NUMBA_DISPATCH}.basic")
+    original = basic.numba_funcify_ensure_cache
+
+    def ensure_cache(op, *args, **kwargs):
+        function, key = original(op, *args, **kwargs)
+        return remake(function), key
+
+    basic.numba_funcify_ensure_cache = ensure_cache
+    try:
+        yield
+    finally:
+        basic.numba_funcify_ensure_cache = original
 
 
 def __getattr__(name):

@@ -27,6 +27,7 @@ from .jax import static_shapes as jax_backend
 from .numba import blas_dot, glue
 from .numba import dispatch as numba_dispatch
 from .numba import precompile as numba_precompile
+from .numba.inlining import InliningNumbaLinker
 
 BACKENDS = ("numba", "c", "py", "jax")
 DEFAULT_BACKEND = "numba"
@@ -91,7 +92,9 @@ def get_mode(name=None):
         blas_dot.enable()   # strides-aware matrix products (see symrnn.graph.numba.blas_dot)
         glue.enable()       # fills and leading sums that compile fast (symrnn.graph.numba.glue)
         # recurrence ops run their fused kernels (symrnn.graph.numba.dispatch)
-        return numba_dispatch.keeping_recurrences(_pytensor_mode("NUMBA"))
+        # each op compiled once, not again in its cached wrapper (symrnn.graph.numba.inlining)
+        mode = Mode(linker=InliningNumbaLinker(), optimizer=_pytensor_mode("NUMBA").provided_optimizer)
+        return numba_dispatch.keeping_recurrences(mode)
     return _pytensor_mode(name.upper())
 
 
