@@ -171,7 +171,7 @@ def numba_ensure_cache_in_force():
 @contextmanager
 def numba_wrappers_remade(remake):
     """While in force, PyTensor's ``numba_funcify_ensure_cache`` returns
-    ``(remake(function), key)`` for each op's (and graph's) cached function. PyTensor's
+    ``(remake(function, op), key)`` for each op's (and graph's) cached function. PyTensor's
     Numba dispatch looks the name up in its module at each call, so this reaches every
     op of a graph converted meanwhile."""
     basic = importlib.import_module(f"{_NUMBA_DISPATCH}.basic")
@@ -179,7 +179,7 @@ def numba_wrappers_remade(remake):
 
     def ensure_cache(op, *args, **kwargs):
         function, key = original(op, *args, **kwargs)
-        return remake(function), key
+        return remake(function, op), key
 
     basic.numba_funcify_ensure_cache = ensure_cache
     try:

@@ -14,7 +14,7 @@ import pytest
 
 from symrnn import compat
 from symrnn.graph.backend import get_mode
-from symrnn.graph.numba.inlining import InliningNumbaLinker, inlined
+from symrnn.graph.numba.inlining import InliningNumbaLinker, inlinable, inlined, remade
 from symrnn.runtime import isolated_caches, with_package_on_path
 
 pytestmark = pytest.mark.proof   # rests on PyTensor's Numba internals, which changed across 3.0-3.3
@@ -50,9 +50,27 @@ def test_a_wrapped_function_with_star_args_and_other_functions_are_left_alone():
     assert inlined(plain) is plain
 
 
+def test_code_numba_cannot_inline_is_left_alone():
+    def formats(x):
+        return f"{x}"
+
+    def star_call(f, xs):
+        return f(*xs)
+
+    def with_inner(x):
+        return (lambda: x)()
+
+    def plain(x, y):
+        return x * y + 1
+
+    assert [inlinable(f) for f in (formats, star_call, with_inner, plain)] == [False] * 3 + [True]
+    wrapper = pytensor_wrapper(formats, "formats")
+    assert inlined(wrapper) is wrapper
+
+
 def test_the_linker_puts_pytensors_function_back_even_after_a_failure():
     original = compat.numba_ensure_cache_in_force()
-    with pytest.raises(RuntimeError), compat.numba_wrappers_remade(inlined):
+    with pytest.raises(RuntimeError), compat.numba_wrappers_remade(remade):
         assert compat.numba_ensure_cache_in_force() is not original
         raise RuntimeError
     assert compat.numba_ensure_cache_in_force() is original

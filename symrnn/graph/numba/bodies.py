@@ -9,7 +9,8 @@ for an array that is C-ordered already), so the body's argument types depend on
 nothing but the kernel's configuration: :func:`array_types` writes them down before
 any graph is compiled. That is what lets a helper process compile the bodies,
 the biggest code of a training function, while the graph's own function compiles
-(:mod:`.ahead`).
+(:mod:`.precompile`). BlasDot's product takes its matrices typed with any strides
+(layout "A", a full slice ``a[:, :]`` of either), so its one body serves every product.
 
 :func:`separate` jits a body for that: generated from the body's source with its
 closure's values as globals (Numba's on-disk index of a closure would hold its

@@ -13,11 +13,16 @@ in those wrappers (the graph's own wrapper alone about 1.8 s).
 makes remade by :func:`inlined`: with the wrapped function's parameters, calling an
 ``inline="always"`` copy of it, cached under the same key. Numba then types the
 wrapped code inside the wrapper and compiles it once. The code is the same, so are
-the results. A wrapped function with ``*args`` of its own (or a wrapper not of that
-form) is left as PyTensor made it. Nothing changes outside this linker's conversions.
+the results. A wrapped function with ``*args`` of its own, one whose bytecode Numba's
+inliner does not take (:func:`inlinable`: f-strings, with-blocks, ...), a ``Scan``'s,
+or a wrapper not of that form, is left as PyTensor made it. Nothing changes outside this
+linker's conversions.
 """
+import dis
 import inspect
 from functools import cache
+
+from pytensor.scan.op import Scan
 
 from ... import compat
 
@@ -30,8 +35,14 @@ class InliningNumbaLinker(compat.NumbaLinker):
     def fgraph_convert(self, fgraph, **kwargs):
         if not _internals_available():   # a PyTensor without them: its own wrappers
             return super().fgraph_convert(fgraph, **kwargs)
-        with compat.numba_wrappers_remade(inlined):
+        with compat.numba_wrappers_remade(remade):
             return super().fgraph_convert(fgraph, **kwargs)
+
+
+def remade(wrapper, op):
+    """:func:`inlined` ``wrapper`` of ``op``'s code, but a ``Scan``'s as it is: it calls its
+    inner function in a way Numba refuses once inlined."""
+    return wrapper if isinstance(op, Scan) else inlined(wrapper)
 
 
 @cache
@@ -60,9 +71,27 @@ def inlined(wrapper):
 
 
 def _positional_parameters(function):
-    """The parameters of a jitted ``function`` if all are plain positional ones, else None."""
+    """The parameters of a jitted ``function`` if all are plain positional ones and Numba
+    can inline its code (:func:`inlinable`), else None."""
     py_func = getattr(function, "py_func", None)
-    if py_func is None or not hasattr(function, "targetoptions"):
+    if py_func is None or not hasattr(function, "targetoptions") or not inlinable(py_func):
         return None
     parameters = list(inspect.signature(py_func).parameters.values())
     return parameters if all(p.kind in POSITIONAL for p in parameters) else None
+
+
+# Bytecode Numba's inliner does not take: calls with *args, f-strings (their IR names broke
+# an inlined copy), with-blocks (object mode), try blocks, generators and inner functions.
+NOT_INLINABLE = {"CALL_FUNCTION_EX", "BUILD_STRING", "FORMAT_VALUE", "FORMAT_SIMPLE",
+                 "FORMAT_WITH_SPEC", "CONVERT_VALUE", "SETUP_WITH", "BEFORE_WITH",
+                 "SETUP_FINALLY", "SETUP_CLEANUP", "PUSH_EXC_INFO", "YIELD_VALUE",
+                 "MAKE_FUNCTION", "LOAD_CLOSURE"}
+
+
+def inlinable(py_func):
+    """Whether ``py_func``'s bytecode holds nothing of :data:`NOT_INLINABLE` (the wrapped
+    functions of PyTensor's ops are small: elementwise loops, reshapes, calls)."""
+    code = py_func.__code__
+    if any(isinstance(const, type(code)) for const in code.co_consts):
+        return False
+    return not any(i.opname in NOT_INLINABLE for i in dis.get_instructions(code))

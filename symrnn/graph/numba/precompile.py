@@ -61,29 +61,33 @@ def _spec(node):
     """``[kind, config]`` of the body ``node`` runs on its kernel, or None (no kernel, or a
     node that runs its inner graph: :mod:`.dispatch` decides so by the same dtypes)."""
     op = node.op
-    if isinstance(op, (Recurrence, RecurrenceGrad)):
-        dtype = kernel_dtype(node)
-        first = [op.cell, op.act, op.inner_act, op.has_mask, op.has_step_mask]
-        if isinstance(op, RecurrenceGrad):
-            return dtype and ["backward", [*first, op.grad_clip, op.truncate_gradient, dtype]]
-        return dtype and ["forward", [*first, dtype]]
-    if isinstance(op, (SparseSoftmaxXent, SparseSoftmaxXentGrad)):
-        dtype, ids_dtype = xent_dtypes(node, ids_at=1)
-        kind = "xent_backward" if isinstance(op, SparseSoftmaxXentGrad) else "xent_forward"
-        return dtype and [kind, [dtype, ids_dtype]]
-    if isinstance(op, (SoftmaxXent, SoftmaxXentGrad)):
-        dtype = kernel_dtype(node)
-        kind = "onehot_backward" if isinstance(op, SoftmaxXentGrad) else "onehot_forward"
-        return dtype and [kind, [dtype]]
     if isinstance(op, BlasDot):
         return ["blas_dot", [node.outputs[0].type.dtype]]
-    return None
+    if isinstance(op, (Recurrence, RecurrenceGrad)):
+        dtype = kernel_dtype(node)
+        config = [op.cell, op.act, op.inner_act, op.has_mask, op.has_step_mask]
+        if isinstance(op, RecurrenceGrad):
+            kind, config = "backward", [*config, op.grad_clip, op.truncate_gradient, dtype]
+        else:
+            kind, config = "forward", [*config, dtype]
+    elif isinstance(op, (SparseSoftmaxXent, SparseSoftmaxXentGrad)):
+        dtype, ids_dtype = xent_dtypes(node, ids_at=1)
+        kind = "xent_backward" if isinstance(op, SparseSoftmaxXentGrad) else "xent_forward"
+        config = [dtype, ids_dtype]
+    elif isinstance(op, (SoftmaxXent, SoftmaxXentGrad)):
+        dtype = kernel_dtype(node)
+        kind = "onehot_backward" if isinstance(op, SoftmaxXentGrad) else "onehot_forward"
+        config = [dtype]
+    else:
+        return None
+    return None if dtype is None else [kind, config]
 
 
 def body_for(kind, config):
     """The :class:`~.bodies.Body` a spec (:func:`specs`) names."""
     from . import kernels  # imports Numba: only a helper, or a Numba compile, loads it
-    builders = {"blas_dot": blas_dot.body,"forward": kernels.forward_body, "backward": kernels.backward_body,
+    builders = {"blas_dot": blas_dot.body,
+                "forward": kernels.forward_body, "backward": kernels.backward_body,
                 "xent_forward": xent.forward_body, "xent_backward": xent.backward_body,
                 "onehot_forward": xent.onehot_forward_body,
                 "onehot_backward": xent.onehot_backward_body}
