@@ -58,7 +58,9 @@ def test_code_numba_cannot_inline_is_left_alone():
         return f(*xs)
 
     def with_inner(x):
-        return (lambda: x)()
+        def inner():
+            return x
+        return inner()
 
     def plain(x, y):
         return x * y + 1
