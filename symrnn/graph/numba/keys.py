@@ -17,8 +17,9 @@ from pathlib import Path
 # Bump when kernels, bodies, fastmath, blas, blas_dot or direct_gemm change what the kernels
 # compute or how.
 # 2: the step mask; 3: the LSTM's packed W_h; 4: every cell's packed W_h; 5: the LSTM's
-# saved gates copied element by element; 6: the bodies compiled on their own (bodies.py)
-IMPLEMENTATION_VERSION = 6
+# saved gates copied element by element; 6: the bodies compiled on their own (bodies.py);
+# 7: the gated cells' per-row loops on row views (vectorised)
+IMPLEMENTATION_VERSION = 7
 # Paths from this folder: the kernels build the cell records' counts into their code.
 KERNEL_SOURCES = ("kernels.py", "bodies.py", "fastmath.py", "blas.py", "blas_dot.py",
                   "direct_gemm.py", "../cellrecords.py")
