@@ -65,7 +65,9 @@ def test_data_and_graph_never_import_layers_app_or_bench():
 LAZY_IMPORTS = {
     # the fused kernels import Numba (about half a second): only a Numba compile loads them
     ("symrnn.graph.numba.dispatch", "symrnn.graph.numba.kernels"),
+    ("symrnn.graph.numba.dispatch", "symrnn.graph.numba.lookup"),
     ("symrnn.graph.numba.precompile", "symrnn.graph.numba.kernels"),
+    ("symrnn.graph.numba.precompile", "symrnn.graph.numba.lookup"),
     # the benchmark (and its PyTorch twins) loads for `symrnn bench` only, not for train
     ("symrnn.app.cli", "symrnn.bench.runner"),
 }

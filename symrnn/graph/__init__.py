@@ -6,7 +6,9 @@
   :mod:`.clipping`: gradient clipping inside a step;
 - :mod:`.recurrence`: the same loop as one op (its meaning is that ``scan``), which
   :mod:`.expansion` turns back into its graph on every backend but Numba, where
-  :mod:`symrnn.graph.numba` runs it with fused kernels;
+  :mod:`symrnn.graph.numba` runs it with fused kernels; likewise :mod:`.lookup`, an
+  embedding's rows projected as one op, and :mod:`.projection`, which builds a
+  recurrent layer's input projection with it;
 - :mod:`.losses`, :mod:`.metrics`, :mod:`.updates`, :mod:`.optimizers`: losses,
   metrics, update rules and optimizer objects;
 - :mod:`.gradients`, :mod:`.training` and :mod:`.backend`: gradients and updates,

@@ -2,19 +2,14 @@
 
 The recurrence wants ``xw`` as a contiguous ``[T, B, G*H]`` array. When ``x``
 is a row lookup ``E[ids]`` (an ``Embedding``, or one-hot rows taken from the
-identity), the rows are gathered straight into time-major order (``E[ids.T]``:
-no transposed copy of ``x``) and projected with one 2-d GEMM; one-hot rows
-need no product at all (``I[ids] . W == W[ids]``). Otherwise ``x`` is copied
-to time-major order and projected with one 2-d GEMM.
-
-Projecting the whole table instead (``(E . W)[ids]``) was measured and left
-out: for a character vocabulary (V = 86) it saved at most 5% of a step at
-B = 64, T = 40, and cost 40% to 80% of a step at B = 1, T = 8, where the
-batch looks up 8 rows and the table product multiplies all 86 (``symrnn
-bench``; the batch size is not known when the graph is built, so the choice
-cannot follow it). The bias is added after the lookup: added before it,
-PyTensor's ``local_add_of_sparse_write`` rewrite fails on a table with a
-static shape, e.g. the one-hot identity.
+identity), the ids are taken in time-major order (``ids.T``: no transposed copy
+of ``x``); one-hot rows need no product at all (``I[ids] . W == W[ids]``), and
+an embedding's rows are one :func:`symrnn.graph.lookup.lookup_projection` node,
+``E[ids] . W + b``, which on Numba projects the whole table (``(E . W + b)[ids]``)
+when the batch has at least as many ids as the table has rows, and the rows
+otherwise (the batch size is not known when the graph is built, so the kernel
+chooses per call). Otherwise ``x`` is copied to time-major order and projected
+with one 2-d GEMM.
 
 >>> import numpy as np, pytensor, pytensor.tensor as pt
 >>> E, W, b = np.arange(6.0).reshape(3, 2), np.ones((2, 4)), np.zeros(4)
@@ -30,6 +25,7 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Constant
 
 from ..compat import row_lookup
+from .lookup import lookup_projection
 from .shapes import sizes
 
 # A lookup in a table of at most this many rows is recognised (a larger one-hot input is
@@ -75,10 +71,11 @@ def time_major_projection(x, W, b):
         table, ids = lookup
         ids_tm = ids.T
         picked = ids_tm.flatten()                   # one row per (t, b), time-major
-        rows = W[picked] if _is_identity(table) else pt.dot(table[picked], W)
         steps, batch = ids_tm.shape[0], ids_tm.shape[1]
-        return rows.reshape(sizes([steps, batch, W.shape[1]],
-                                  ids_tm.type.shape + (W.type.shape[1],))) + b
+        shape = sizes([steps, batch, W.shape[1]], ids_tm.type.shape + (W.type.shape[1],))
+        if _is_identity(table):   # b after the lookup: PyTensor's local_add_of_sparse_write
+            return W[picked].reshape(shape) + b   # rewrite fails on a static-shape table
+        return lookup_projection(table, picked, W, b).reshape(shape)
     x_tm = x.dimshuffle(1, 0, 2)
     steps, batch, n_in = (x_tm.shape[i] for i in range(3))
     T, B, F = x_tm.type.shape

@@ -67,6 +67,8 @@ def test_the_specs_name_each_body_once_in_the_graphs_order_and_survive_json():
     kinds = [kind for kind, _ in specs]
     assert kinds.index("forward") < kinds.index("xent_forward") < kinds.index("xent_backward")
     assert kinds.index("forward") < kinds.index("backward") and "blas_dot" in kinds
+    assert kinds.index("lookup_forward") < kinds.index("forward")   # xw comes first
+    assert kinds.index("backward") < kinds.index("lookup_backward")
     assert len(kinds) == len(set(kinds))   # the three products share one body
     assert json.loads(json.dumps(specs)) == specs
     assert specs[kinds.index("forward")] == ["forward", ["lstm", "tanh", "hard_sigmoid", False,
@@ -83,7 +85,8 @@ def test_each_body_was_compiled_for_exactly_the_signature_written_down(kind, dty
     with pytensor.config.change_flags(numba__cache=False):
         fn = compiled_training_fn(kind, dtype, **options)
     specs = precompile.specs(fn.maker.fgraph)
-    assert len(specs) == 5   # forward, backward, both cross-entropies, the product
+    # forward, backward, both cross-entropies, the product, the lookup projection both ways
+    assert len(specs) == 7
     for spec in specs:
         body = precompile.body_for(*spec)
         assert body.function.signatures == [body.signature], spec
@@ -160,7 +163,8 @@ COMPILED_BY_THE_RUN = textwrap.dedent("""
                       "on_disk_before": before, "on_disk": on_disk()}))
 """)
 
-BODY_NAMES = {"symrnn:forward", "symrnn:backward", "symrnn:blas_dot"}
+BODY_NAMES = {"symrnn:forward", "symrnn:backward", "symrnn:blas_dot", "symrnn:lookup_forward",
+              "symrnn:lookup_backward"}
 
 
 @pytest.mark.heavy   # three cold compiles of a small LSTM's training function

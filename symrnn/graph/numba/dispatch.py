@@ -18,15 +18,21 @@ not integers, runs its inner graph. So do their one-hot (soft-target) forms,
 :class:`~symrnn.graph.losses.SoftmaxXent` and :class:`~symrnn.graph.losses.SoftmaxXentGrad`,
 whose inputs and outputs must all be one float dtype.
 
+The lookup projection (:class:`symrnn.graph.lookup.LookupProjection` and its
+:class:`~symrnn.graph.lookup.LookupProjectionGrad`) gets the kernels of
+:mod:`symrnn.graph.numba.lookup`, keyed by :func:`lookup_cache_key`, on the same
+condition as the sparse cross-entropy's: one float dtype, integer ids.
+
 :func:`keeping_recurrences` is what :func:`symrnn.graph.backend.get_mode` applies to
 the Numba mode: it enables the kernels and excludes the expansion rewrite
 (:mod:`symrnn.graph.expansion`) so that the ops reach the linker. Nothing is
 registered on import; :func:`enable` registers once per process.
 """
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from ... import compat
 from .. import expansion
+from ..lookup import LookupProjection, LookupProjectionGrad
 from ..losses import (
     SoftmaxXent,
     SoftmaxXentGrad,
@@ -35,7 +41,7 @@ from ..losses import (
 )
 from ..recurrence import DTYPES, Recurrence, RecurrenceGrad
 from . import xent
-from .keys import cache_key, xent_cache_key
+from .keys import cache_key, lookup_cache_key, xent_cache_key
 
 _enabled = []
 
@@ -62,9 +68,9 @@ def kernel_dtype(node):
     return dtypes.pop() if len(dtypes) == 1 and next(iter(dtypes)) in DTYPES else None
 
 
-def xent_dtypes(node, ids_at):
-    """``(float dtype, ids dtype)`` of a cross-entropy node whose other inputs and outputs
-    share one float dtype of :data:`DTYPES` and whose ``ids`` (input ``ids_at``) are
+def ids_node_dtypes(node, ids_at):
+    """``(float dtype, ids dtype)`` of a node with integer ids (a cross-entropy, a lookup
+    projection) whose other inputs and outputs share one float dtype of :data:`DTYPES` and whose ``ids`` (input ``ids_at``) are
     integers; ``(None, None)`` otherwise."""
     ids = node.inputs[ids_at]
     floats = [v for v in (*node.inputs, *node.outputs) if v is not ids]
@@ -78,7 +84,7 @@ def xent_dtypes(node, ids_at):
 def _register_kernels():
     # Imported here, not at the top: they import Numba (about a second), which
     # importing symrnn, or running it on another backend, should not pay for.
-    from . import kernels
+    from . import kernels, lookup
     register_funcify_and_cache_key = compat.register_funcify_and_cache_key
     numba_funcify_OpFromGraph = compat.numba_funcify_OpFromGraph
 
@@ -103,22 +109,12 @@ def _register_kernels():
                           op.truncate_gradient, dtype, has_step_mask=op.has_step_mask)
         return kernel, cache_key("backward", op._props(), dtype)
 
-    xent_forward = lru_cache(maxsize=None)(xent.forward_kernel)
-    xent_backward = lru_cache(maxsize=None)(xent.backward_kernel)
-
-    @register_funcify_and_cache_key(SparseSoftmaxXent)
-    def numba_funcify_SparseSoftmaxXent(op, node=None, **kwargs):
-        dtype, ids_dtype = xent_dtypes(node, ids_at=1)
-        if dtype is None:
-            return numba_funcify_OpFromGraph(op, node=node, **kwargs)
-        return xent_forward(dtype, ids_dtype), xent_cache_key("forward", dtype, ids_dtype)
-
-    @register_funcify_and_cache_key(SparseSoftmaxXentGrad)
-    def numba_funcify_SparseSoftmaxXentGrad(op, node=None, **kwargs):
-        dtype, ids_dtype = xent_dtypes(node, ids_at=1)
-        if dtype is None:
-            return numba_funcify_OpFromGraph(op, node=node, **kwargs)
-        return xent_backward(dtype, ids_dtype), xent_cache_key("backward", dtype, ids_dtype)
+    for op_class, kernel, key in (
+            (SparseSoftmaxXent, xent.forward_kernel, partial(xent_cache_key, "forward")),
+            (SparseSoftmaxXentGrad, xent.backward_kernel, partial(xent_cache_key, "backward")),
+            (LookupProjection, lookup.forward_kernel, partial(lookup_cache_key, "forward")),
+            (LookupProjectionGrad, lookup.backward_kernel, partial(lookup_cache_key, "backward"))):
+        register_funcify_and_cache_key(op_class)(_ids_kernel_funcify(kernel, key))
 
     onehot_forward = lru_cache(maxsize=None)(xent.onehot_forward_kernel)
     onehot_backward = lru_cache(maxsize=None)(xent.onehot_backward_kernel)
@@ -136,3 +132,17 @@ def _register_kernels():
         if dtype is None:
             return numba_funcify_OpFromGraph(op, node=node, **kwargs)
         return onehot_backward(dtype), xent_cache_key("onehot_backward", dtype)
+
+
+def _ids_kernel_funcify(kernel, key):
+    """The Numba funcify of an op with integer ids (input 1): ``kernel(dtype, ids_dtype)``
+    under ``key(dtype, ids_dtype)``, or its inner graph where :func:`ids_node_dtypes` finds
+    no single float dtype and integer ids."""
+    kernel = lru_cache(maxsize=None)(kernel)
+
+    def numba_funcify_ids_op(op, node=None, **kwargs):
+        dtype, ids_dtype = ids_node_dtypes(node, ids_at=1)
+        if dtype is None:
+            return compat.numba_funcify_OpFromGraph(op, node=node, **kwargs)
+        return kernel(dtype, ids_dtype), key(dtype, ids_dtype)
+    return numba_funcify_ids_op

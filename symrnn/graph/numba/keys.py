@@ -26,6 +26,9 @@ KERNEL_SOURCES = ("kernels.py", "bodies.py", "fastmath.py", "blas.py", "blas_dot
 # The cross-entropy kernels (symrnn.graph.numba.xent) have their own version and sources.
 XENT_VERSION = 2   # 2: the one-hot kernels (kinds onehot_forward, onehot_backward)
 XENT_SOURCES = ("xent.py",)
+# The lookup projection's kernels (symrnn.graph.numba.lookup), likewise.
+LOOKUP_VERSION = 1
+LOOKUP_SOURCES = ("lookup.py", "bodies.py", "blas.py", "blas_dot.py")
 
 
 def cache_key(kind, props, dtype):
@@ -39,8 +42,18 @@ def cache_key(kind, props, dtype):
 def xent_cache_key(kind, dtype, ids_dtype=None):
     """:func:`cache_key` for a cross-entropy kernel (``kind``) of float ``dtype`` and ids
     (``None`` for the one-hot kernels, which take none)."""
-    text = str(("symrnn.graph.losses", kind, str(dtype), str(ids_dtype), XENT_VERSION,
-                source_digest(XENT_SOURCES)))
+    return _family_key("symrnn.graph.losses", kind, dtype, ids_dtype, XENT_VERSION, XENT_SOURCES)
+
+
+def lookup_cache_key(kind, dtype, ids_dtype):
+    """:func:`cache_key` for a lookup-projection kernel (``kind``) of float ``dtype`` and
+    integer ``ids_dtype``."""
+    return _family_key("symrnn.graph.lookup", kind, dtype, ids_dtype, LOOKUP_VERSION,
+                       LOOKUP_SOURCES)
+
+
+def _family_key(family, kind, dtype, ids_dtype, version, sources):
+    text = str((family, kind, str(dtype), str(ids_dtype), version, source_digest(sources)))
     return sha256(text.encode()).hexdigest()
 
 

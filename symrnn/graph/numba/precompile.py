@@ -31,6 +31,7 @@ import json
 import sys
 
 from ...runtime import compile_ahead_wanted, lower_priority, start_helper
+from ..lookup import LookupProjection, LookupProjectionGrad
 from ..losses import (
     SoftmaxXent,
     SoftmaxXentGrad,
@@ -40,7 +41,7 @@ from ..losses import (
 from ..recurrence import Recurrence, RecurrenceGrad
 from . import blas_dot, bodies, direct_gemm, xent
 from .blas_dot import BlasDot
-from .dispatch import enable, kernel_dtype, xent_dtypes
+from .dispatch import enable, kernel_dtype, ids_node_dtypes
 
 # The helpers started, kept (and reaped once done) so that none is left a zombie.
 _helpers = []
@@ -71,8 +72,12 @@ def _spec(node):
         else:
             kind, config = "forward", [*config, dtype]
     elif isinstance(op, (SparseSoftmaxXent, SparseSoftmaxXentGrad)):
-        dtype, ids_dtype = xent_dtypes(node, ids_at=1)
+        dtype, ids_dtype = ids_node_dtypes(node, ids_at=1)
         kind = "xent_backward" if isinstance(op, SparseSoftmaxXentGrad) else "xent_forward"
+        config = [dtype, ids_dtype]
+    elif isinstance(op, (LookupProjection, LookupProjectionGrad)):
+        dtype, ids_dtype = ids_node_dtypes(node, ids_at=1)
+        kind = "lookup_backward" if isinstance(op, LookupProjectionGrad) else "lookup_forward"
         config = [dtype, ids_dtype]
     elif isinstance(op, (SoftmaxXent, SoftmaxXentGrad)):
         dtype = kernel_dtype(node)
@@ -85,12 +90,13 @@ def _spec(node):
 
 def body_for(kind, config):
     """The :class:`~.bodies.Body` a spec (:func:`specs`) names."""
-    from . import kernels  # imports Numba: only a helper, or a Numba compile, loads it
+    from . import kernels, lookup  # import Numba: only a helper, or a Numba compile, loads them
     builders = {"blas_dot": blas_dot.body,
                 "forward": kernels.forward_body, "backward": kernels.backward_body,
                 "xent_forward": xent.forward_body, "xent_backward": xent.backward_body,
                 "onehot_forward": xent.onehot_forward_body,
-                "onehot_backward": xent.onehot_backward_body}
+                "onehot_backward": xent.onehot_backward_body,
+                "lookup_forward": lookup.forward_body, "lookup_backward": lookup.backward_body}
     return builders[kind](*config)
 
 
