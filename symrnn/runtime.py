@@ -131,15 +131,17 @@ def compile_ahead_wanted():
     return usable_cores() >= 2 and os.environ.get(COMPILE_AHEAD_SWITCH, "1") != "0"
 
 
-def start_helper(module, spec):
+def start_helper(module, spec, report=False):
     """``python -m module`` (a ``subprocess.Popen``) reading the JSON-able ``spec`` on its
-    standard input, printing nothing, with this ``symrnn`` on its path, one BLAS thread (its
-    arrays are tiny) and no helpers of its own."""
+    standard input, with this ``symrnn`` on its path, one BLAS thread (its arrays are tiny)
+    and no helpers of its own. Its output is thrown away; with ``report``, its standard
+    output is a pipe (``process.stdout``) for the caller to read."""
     env = with_package_on_path(dict(os.environ))
     env.update(dict.fromkeys(BLAS_THREAD_VARIABLES, "1"))
     env[COMPILE_AHEAD_SWITCH] = "0"
     process = subprocess.Popen([sys.executable, "-m", module], env=env, stdin=subprocess.PIPE,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.PIPE if report else subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     with process.stdin as stdin:
         stdin.write(json.dumps(spec).encode())
     return process

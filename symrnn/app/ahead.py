@@ -11,13 +11,17 @@ calls those three functions once, through the same code paths, on a made-up
 text of the same vocabulary (:func:`rehearse`). Numba and PyTensor keep what
 it compiles in their on-disk caches, where the run finds it.
 
-Before the run evaluates for the first time it waits for the helper
-(:class:`AwaitHelper`, :meth:`Helper.wait`): the helper started long before
-and is further along than a fresh compile in the run would be. The helper
-writes nothing but those caches, runs at a lower priority with one BLAS
-thread, and prints nothing. If it fails, or takes longer than
-:data:`WAIT_LIMIT_S` after the run reaches it, the run compiles for itself:
-it costs time, never a result. ``SYMRNN_COMPILE_AHEAD=0`` turns it off.
+The helper reports each function once it is compiled (a line on a pipe,
+:data:`REPORT`). Before the run evaluates for the first time it waits until the
+helper has reported the evaluation (:class:`AwaitHelper`,
+:meth:`Helper.wait_for`), not for the other two, which the helper compiles
+while the run trains on; before its predictions the run waits for the whole
+helper (:meth:`Helper.wait`). The helper started long before and is further
+along than a fresh compile in the run would be. It writes nothing but those
+caches and its reports, and runs at a lower priority with one BLAS thread. If
+it fails, or takes longer than :data:`WAIT_LIMIT_S` after the run reaches it,
+the run compiles for itself: it costs time, never a result.
+``SYMRNN_COMPILE_AHEAD=0`` turns it off.
 
 >>> spec = {"vocab": ["a", "b"], "config": {"model": "lesson", "hidden": 4, "seq_len": 3},
 ...         "backend": "py", "window": 3, "prime": "a"}
@@ -27,8 +31,11 @@ it costs time, never a result. ``SYMRNN_COMPILE_AHEAD=0`` turns it off.
 (False, False)
 """
 import json
+import queue
 import subprocess
 import sys
+import threading
+import time
 
 from ..data import Vocab, train_heldout_windows
 from ..layers import Callback
@@ -38,6 +45,8 @@ from .models import build_model
 
 # The longest the run waits for a helper still compiling, in seconds (then it compiles itself).
 WAIT_LIMIT_S = 300
+# What the helper prints once it has compiled one of the functions, then the step's name.
+REPORT = "symrnn.app.ahead compiled: "
 # Windows of the made-up text: enough that the held-out tail (a tenth) holds one.
 MADE_UP_WINDOWS = 20
 
@@ -63,27 +72,61 @@ def made_up_text(vocab, seq_len):
     return (chars * (length // len(chars) + 1))[:length]
 
 
-def rehearse(spec):
+def rehearsals(spec):
     """Build the model ``spec`` describes and call what the run calls after training, each
     once, in the run's own ways: the held-out evaluation (as
     :class:`symrnn.layers.HeldOutEvaluation` calls it), the predictions and one sampled
-    character. Returns the names of the steps done."""
+    character. Yields each step's name once it is done."""
     vocab = Vocab.from_list(spec["vocab"])
     model = build_model(vocab, spec["config"], backend=spec["backend"])
     seq_len = model.config["seq_len"]
     text = made_up_text(vocab, seq_len)
     *_, heldout_x, heldout_y = train_heldout_windows(vocab.encode(text), seq_len)
     model.model.evaluate(heldout_x, heldout_y, batch_size=len(heldout_x))
+    yield "evaluate"
     run.predictions(model, text, seq_len)
+    yield "predict"
     run.sample_text(model, spec["prime"], 1, 1.0, 0, spec["window"])
-    return ["evaluate", "predict", "sample"]
+    yield "sample"
+
+
+def rehearse(spec):
+    """:func:`rehearsals`, all of them: the names of the steps done."""
+    return list(rehearsals(spec))
 
 
 class Helper:
     """The helper process of one run (see the module docstring)."""
 
     def __init__(self, spec):
-        self.process = start_helper(__name__, spec)
+        self.process = start_helper(__name__, spec, report=True)
+        self.reported = set()
+        self._reports = queue.Queue()   # step names as the helper prints them; None at its end
+        threading.Thread(target=self._read_reports, daemon=True).start()
+
+    def _read_reports(self):
+        with self.process.stdout as lines:
+            for line in lines:
+                text = line.decode(errors="replace")
+                if text.startswith(REPORT):
+                    self._reports.put(text[len(REPORT):].strip())
+        self._reports.put(None)
+
+    def wait_for(self, step, timeout=WAIT_LIMIT_S):
+        """Wait until the helper reports ``step`` compiled (True), or ends without it
+        (False); after ``timeout`` seconds, stop it (False)."""
+        deadline = time.monotonic() + timeout
+        while step not in self.reported:
+            try:
+                name = self._reports.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                self.stop()
+                return False
+            if name is None:   # the helper ended (or was stopped)
+                self._reports.put(None)   # for a later wait
+                return False
+            self.reported.add(name)
+        return True
 
     def wait(self, timeout=WAIT_LIMIT_S):
         """Wait until the helper is done (at most ``timeout`` seconds, then stop it);
@@ -117,8 +160,8 @@ def start(model, window, prime):
 
 
 class AwaitHelper(Callback):
-    """At the end of each whole epoch, before its held-out evaluation: wait for the helper
-    (not after a stop inside an epoch, which evaluates nothing)."""
+    """At the end of each whole epoch, before its held-out evaluation: wait for the helper's
+    evaluation function (not after a stop inside an epoch, which evaluates nothing)."""
 
     def __init__(self, helper):
         super().__init__()
@@ -126,12 +169,13 @@ class AwaitHelper(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.model.fit_state.batch == 0:
-            self.helper.wait()
+            self.helper.wait_for("evaluate")
 
 
 def main():
     lower_priority(10)   # the run's own work comes first
-    rehearse(json.loads(sys.stdin.buffer.read()))
+    for step in rehearsals(json.loads(sys.stdin.buffer.read())):
+        print(REPORT + step, flush=True)
     return 0
 
 

@@ -71,12 +71,40 @@ def test_the_helper_process_finishes_its_rehearsal():
     assert helper.wait() is True and helper.process.returncode == 0
 
 
+def test_the_helper_reports_each_function_once_compiled():
+    helper = ahead.Helper(spec_of())
+    assert helper.wait_for("evaluate") is True and "evaluate" in helper.reported
+    assert helper.wait() is True
+    assert helper.wait_for("sample") is True
+    assert helper.reported == {"evaluate", "predict", "sample"}
+
+
 def test_a_failing_helper_reports_false_and_a_slow_one_is_stopped():
     failing = ahead.Helper(spec_of(model="no-such-model"))
+    assert failing.wait_for("evaluate") is False
     assert failing.wait() is False and failing.process.returncode not in (0, None)
+    assert failing.wait_for("evaluate") is False   # asked again after its end
     slow = ahead.Helper(spec_of())
     assert slow.wait(timeout=0.01) is False
     assert slow.process.returncode is not None   # killed, not left behind
+    slower = ahead.Helper(spec_of())
+    assert slower.wait_for("evaluate", timeout=0.01) is False
+    assert slower.process.returncode is not None
+
+
+def test_waiting_for_the_evaluation_does_not_wait_for_the_rest(monkeypatch):
+    """A stand-in helper reports the evaluation, then works on: the run goes on at once."""
+    def start_helper(module, spec, report=False):
+        code = f"print({ahead.REPORT + 'evaluate'!r}, flush=True); import time; time.sleep(60)"
+        return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+
+    monkeypatch.setattr(ahead, "start_helper", start_helper)
+    helper = ahead.Helper(spec_of())
+    try:
+        assert helper.wait_for("evaluate") is True
+        assert helper.process.poll() is None   # still at work on the rest
+    finally:
+        helper.stop()
 
 
 class FakeHelper(ahead.Helper):
@@ -89,6 +117,10 @@ class FakeHelper(ahead.Helper):
         self.events.append("wait")
         return True
 
+    def wait_for(self, step, timeout=None):
+        self.events.append(f"wait for {step}")
+        return True
+
     def stop(self):
         self.events.append("stop")
 
@@ -98,7 +130,7 @@ def test_the_run_waits_for_the_helper_before_each_held_out_evaluation(tmp_path, 
     result = run.train(run.plan_training(options(tmp_path, **RUN, epochs=2)), log=lambda line: events.append("evaluated"),
                        helper=FakeHelper(events))
     assert result.status == "done"
-    assert events == ["wait", "evaluated", "wait", "evaluated"]
+    assert events == ["wait for evaluate", "evaluated", "wait for evaluate", "evaluated"]
 
 
 def test_a_run_stopped_inside_an_epoch_neither_evaluates_nor_waits(tmp_path, corpus):
@@ -125,7 +157,8 @@ def test_the_cli_waits_before_its_predictions_and_always_stops_the_helper(
     assert given == [(5, 5, "th")]   # the window the sampling re-reads, and the prime
     assert events[-1] == "stop"
     if code == 0:
-        assert events == ["wait", "wait", "stop"]   # the epoch's end, then before the predictions
+        # the epoch's end (the evaluation only), then the whole helper before the predictions
+        assert events == ["wait for evaluate", "wait", "stop"]
 
 
 REHEARSED_BY_THE_RUN = textwrap.dedent("""
