@@ -98,6 +98,14 @@ def one_hot_xent_fn():
     return compile_function([z, y], [loss, pt.grad(loss, z)], backend="numba")
 
 
+def test_the_helper_compiles_in_the_graphs_order_but_the_lookup_bodies_last():
+    specs = precompile.specs(training_fn("lstm").maker.fgraph)
+    ordered = precompile.helper_order(specs)
+    assert [kind for kind, _ in ordered[-2:]] == ["lookup_forward", "lookup_backward"]
+    assert ordered[:-2] == [s for s in specs if not s[0].startswith("lookup")]
+    assert ordered[0][0] == "forward"
+
+
 def test_the_specs_of_the_one_hot_cross_entropy():
     specs = precompile.specs(one_hot_xent_fn().maker.fgraph)
     assert specs == [["onehot_forward", ["float32"]], ["onehot_backward", ["float32"]]]
@@ -134,7 +142,8 @@ def test_a_helper_starts_for_bodies_not_on_disk_unless_switched_off_or_on_one_co
     monkeypatch.setattr(bodies, "is_on_disk", lambda function: False)
     helper = precompile.start(fn.maker.fgraph)
     assert helper is not None and helper.wait() == 0
-    assert started.given == [("symrnn.graph.numba.precompile", precompile.specs(fn.maker.fgraph))]
+    assert started.given == [("symrnn.graph.numba.precompile",
+                              precompile.helper_order(precompile.specs(fn.maker.fgraph)))]
     monkeypatch.setattr(bodies, "is_on_disk", lambda function: True)   # warm: nothing to do
     assert precompile.start(fn.maker.fgraph) is None
     monkeypatch.setattr(bodies, "is_on_disk", lambda function: False)

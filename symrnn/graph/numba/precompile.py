@@ -7,7 +7,7 @@ biggest of it. A body's argument types are known before that typing starts
 built a Numba function, :func:`start` hands the bodies its graph uses, and that
 are not on disk yet, to a helper process (``python -m
 symrnn.graph.numba.precompile``). The helper compiles them, in the graph's
-order, into PyTensor's on-disk Numba cache. When the function's own compile
+order (but see :func:`helper_order`), into PyTensor's on-disk Numba cache. When the function's own compile
 reaches a kernel, Numba finds the body there and loads it instead of compiling
 it, if the helper got there first; if not, it compiles it itself, as without a
 helper: that costs time, never a result.
@@ -88,6 +88,20 @@ def _spec(node):
     return None if dtype is None else [kind, config]
 
 
+# The lookup projection's bodies: its forward is a graph's first kernel, which the graph's
+# own compile reaches before a helper has started up, and its gradient the last.
+LAST_KINDS = ("lookup_forward", "lookup_backward")
+
+
+def helper_order(body_specs):
+    """``body_specs`` in the order the helper compiles them: the graph's, but the lookup
+    projection's last. The graph's compile reaches an embedding's lookup within a second,
+    sooner than a helper process can start up and compile it; taken first, the helper
+    would reach the recurrence's bodies (seconds each) too late for the graph's compile
+    (measured: the LSTM's forward body then compiled in the run, not loaded)."""
+    return sorted(body_specs, key=lambda spec: spec[0] in LAST_KINDS)
+
+
 def body_for(kind, config):
     """The :class:`~.bodies.Body` a spec (:func:`specs`) names."""
     from . import kernels, lookup  # import Numba: only a helper, or a Numba compile, loads them
@@ -110,7 +124,7 @@ def start(fgraph):
     if not missing or not bodies.numba_cache_enabled():
         return None
     try:
-        _helpers.append(start_helper(__name__, missing))
+        _helpers.append(start_helper(__name__, helper_order(missing)))
     except OSError:   # no process to spare: the function compiles its bodies itself
         return None
     return _helpers[-1]
