@@ -3,7 +3,8 @@ the helper processes that compile ahead.
 
 Numpy-free and PyTensor-free; importing this module changes nothing. The CLI,
 the lesson scripts and the benchmark call :func:`limit_blas_threads` and
-:func:`keep_freed_memory` at start; the graph core never does.
+:func:`keep_freed_memory` at start, and ``fit`` (:mod:`symrnn.layers.fitting`)
+calls :func:`keep_freed_memory` before it trains; the graph core never does.
 
 >>> import os
 >>> limit_blas_threads()

@@ -53,6 +53,7 @@ from ..graph.metrics import get_metric
 from ..graph.optimizers import get_optimizer
 from ..graph.training import train_function
 from ..graph.weighting import masked_mean
+from ..runtime import keep_freed_memory
 from . import weights as sample_weighting
 from .base import as_list
 from .callbacks import CallbackList, History, ProgressBar, check_callbacks
@@ -486,6 +487,13 @@ def fit(model, x, y=None, batch_size=32, epochs=None, shuffle=True, validation_s
 
     Everything is checked before the first batch: arguments, every array (and
     every row of a mixer's array sources), callbacks' monitored values.
+
+    Training asks glibc's malloc to keep freed memory for reuse
+    (:func:`symrnn.runtime.keep_freed_memory`, as ``symrnn train`` does): a step's
+    arrays then reuse the last step's memory instead of faulting in fresh pages
+    (measured: the character LSTM's B=64, T=40 step on Numba took 52-55 ms
+    without it, 42 ms with it). The process keeps its peak heap; glibc's own
+    ``MALLOC_*_`` variables, where set, win.
     """
     _require_compiled(model)
     epochs, batch_size = _epochs(epochs, nb_epoch), _whole(batch_size, "batch_size", 1)
@@ -501,6 +509,7 @@ def fit(model, x, y=None, batch_size=32, epochs=None, shuffle=True, validation_s
         plan = _array_plan(model, x, y, batch_size, shuffle, validation_split, validation_data,
                            seed, sample_weight, class_weight)
         parallel.check_batches(plan.samples, batch_size, devices)
+    keep_freed_memory()
     fn = parallel.split_batches(train_fn(model, plan.weighted), devices)
     val_fn = eval_fn(model, plan.val_weighted) if plan.val is not None else None
     history, names = History(), list(model.metrics_names)

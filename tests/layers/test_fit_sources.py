@@ -1,11 +1,12 @@
-"""fit on a source of batches (the batch mixer), Keras' fit_generator in one call."""
+"""fit on a source of batches (the batch mixer), Keras' fit_generator in one call; and what
+fit asks of the process before it trains."""
 import numpy as np
 import pytest
 
 from symrnn.data.mixer import BatchMixer
 from symrnn.errors import ConfigError, ShapeError
 from symrnn.graph.optimizers import SGD
-from symrnn.layers import Dense, Sequential
+from symrnn.layers import Callback, Dense, Sequential, fitting
 
 
 def tiny_model():
@@ -57,3 +58,20 @@ def test_generator_batches_are_checked_and_y_must_be_none():
         model.fit(BatchMixer([real, pseudo], batch_size=8), real[1], verbose=0)
     with pytest.raises(ConfigError, match="needs targets"):
         model.fit(real[0], verbose=0)
+
+
+class Began(Callback):
+    def __init__(self, events):
+        super().__init__()
+        self.events = events
+
+    def on_train_begin(self, logs=None):
+        self.events.append("begin")
+
+
+def test_fit_asks_malloc_to_keep_freed_memory_before_it_trains(monkeypatch):
+    events = []
+    monkeypatch.setattr(fitting, "keep_freed_memory", lambda: events.append("kept") or True)
+    real, _ = two_sources()
+    tiny_model().fit(*real, batch_size=8, epochs=1, verbose=0, callbacks=[Began(events)])
+    assert events == ["kept", "begin"]
