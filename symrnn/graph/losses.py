@@ -51,7 +51,9 @@ def logits_of(probs):
     """The logits behind ``probs`` if a softmax over the last axis made them, else None.
 
     Sees through a reshape that keeps the last axis (``TimeDistributed`` folds
-    ``[B, T, F]`` into ``[B*T, F]`` for its layer and unfolds the softmax after).
+    ``[B, T, F]`` into ``[B*T, F]`` for its layer and unfolds the softmax after),
+    and through a dimshuffle that only reorders the leading axes (``TimeDistributed``
+    applied to a recurrent layer's time-major states swaps them back after).
 
     >>> z = pt.matrix("z")
     >>> logits_of(pt.special.softmax(z, axis=-1)) is z
@@ -62,6 +64,9 @@ def logits_of(probs):
     >>> wide = pt.special.softmax(pt.matrix("w", shape=(None, 7)), axis=-1)
     >>> logits_of(wide.reshape((-1, 4, 7))) is not None   # a constant target shape
     True
+    >>> swapped = wide.reshape((-1, 4, 7)).dimshuffle(1, 0, 2)
+    >>> logits_of(swapped).owner.op.new_order, logits_of(swapped.dimshuffle(0, 2, 1))
+    ((1, 0, 2), None)
     """
     node = probs.owner
     if node is not None and isinstance(node.op, Softmax):
@@ -73,7 +78,17 @@ def logits_of(probs):
         z = logits_of(folded)
         if z is not None and _last_axis_kept(folded, shape):
             return z.reshape(shape, ndim=probs.ndim)
+    if node is not None and isinstance(node.op, DimShuffle) and _leading_axes_reordered(node.op):
+        z = logits_of(node.inputs[0])
+        if z is not None:
+            return z.dimshuffle(*node.op.new_order)
     return None
+
+
+def _leading_axes_reordered(op):
+    """Whether a ``DimShuffle`` only permutes its input's axes and keeps the last one last."""
+    order = tuple(op.new_order)
+    return sorted(order, key=str) == sorted(range(len(order)), key=str) and order[-1] == len(order) - 1
 
 
 def _last_axis_kept(folded, shape):

@@ -5,7 +5,9 @@ of a reshape as concrete numbers (constants, or an array's own ``.shape``);
 an entry that PyTensor computes (a product of two lengths, a ``Join`` its
 rewrites make of a shape tuple) is refused. :func:`sizes` writes each axis as
 the static size when the type knows it and leaves at most one unknown axis to
-``-1``, so the shape is constant for any batch size.
+``-1``, so the shape is constant for any batch size. :func:`leading_axes_swapped`
+finds the tensor behind a swap of the two leading axes (a recurrent layer's
+time-major states behind its batch-major sequence), which folds without a copy.
 
 >>> import pytensor.tensor as pt
 >>> x = pt.tensor("x", shape=(None, 5, 3))
@@ -27,3 +29,19 @@ def sizes(symbolic, static):
         else:
             shape.append(-1 if i == unknown[0] else length)
     return tuple(shape)
+
+
+def leading_axes_swapped(x):
+    """``y`` when ``x`` is ``y.dimshuffle(1, 0, 2, ...)`` (its two leading axes swapped,
+    the rest kept); else ``None``.
+
+    >>> import pytensor.tensor as pt
+    >>> y = pt.tensor3("y")
+    >>> leading_axes_swapped(y.dimshuffle(1, 0, 2)) is y, leading_axes_swapped(y.dimshuffle(0, 2, 1))
+    (True, None)
+    """
+    node = x.owner
+    order = tuple(getattr(getattr(node, "op", None), "new_order", ()))
+    if x.ndim < 2 or order != (1, 0, *range(2, x.ndim)):
+        return None
+    return node.inputs[0]

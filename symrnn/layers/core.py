@@ -16,7 +16,7 @@ from ..errors import ConfigError, ShapeError
 from ..graph.cells import activation as get_activation
 from ..graph.params import initialiser
 from ..graph.projection import MAX_TABLE_ROWS
-from ..graph.shapes import sizes
+from ..graph.shapes import leading_axes_swapped, sizes
 from .base import Layer, as_list
 
 
@@ -296,6 +296,17 @@ class TimeDistributed(Layer):
         return self.layer.trainable_params if self.trainable else []
 
     def call(self, x, training=False):
+        # A recurrent layer's sequence is its time-major states with the two leading axes
+        # swapped: folded as it is, that view is copied. Fold the time-major states
+        # instead (no copy, and the gradient comes back time-major) and swap the wrapped
+        # layer's output, for a per-step layer the same values.
+        time_major = leading_axes_swapped(x)
+        if time_major is None:
+            return self._apply_folded(x, training)
+        y = self._apply_folded(time_major, training)
+        return y.dimshuffle(1, 0, *range(2, y.ndim))
+
+    def _apply_folded(self, x, training):
         # static sizes where known (sizes): JAX needs the target shapes as concrete numbers
         folded = x.reshape(sizes([-1] + [x.shape[i] for i in range(2, x.ndim)],
                                  (None,) + x.type.shape[2:]))

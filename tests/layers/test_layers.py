@@ -141,3 +141,28 @@ def test_every_layer_passes_verify_grad(case):
     values = xs + [p.get_value() for p in params]
     verify_grad(cost, values, rng=np.random.default_rng(0), abs_tol=1e-5, rel_tol=1e-5,
                 mode="FAST_COMPILE", no_debug_ref=False)  # cost in FAST_COMPILE too (not numba)
+
+
+def test_time_distributed_folds_a_swapped_input_where_it_lies():
+    """Over ``y.dimshuffle(1, 0, 2)`` (a recurrent layer's sequence of its time-major
+    states), TimeDistributed folds ``y`` itself and swaps its result back: the same values
+    and gradients as folding the swapped view, and the swap comes last."""
+    rng = np.random.default_rng(3)
+    layer = TimeDistributed(Dense(3, activation="softmax"))
+    layer.dtype = "float64"
+    layer.maybe_build((None, T, 4), "float64")
+    W = layer.trainable_params[0]
+    W.set_value(rng.normal(size=W.get_value().shape))
+    y, x = pt.tensor3("y", dtype="float64"), pt.tensor3("x", dtype="float64")
+    swapped = layer.apply(y.dimshuffle(1, 0, 2), False, Updates())   # y: [T, B, F]
+    plain = layer.apply(x, False, Updates())                         # x: the same, [B, T, F]
+    assert swapped.owner.op.new_order == (1, 0, 2)
+    weights = pt.as_tensor(rng.normal(size=(2, T, 3)))   # every output element matters
+    functions = [pytensor.function([v], [out, *pytensor.grad((out * weights).sum(), [v, W])],
+                                   mode="FAST_COMPILE")
+                 for v, out in ((y, swapped), (x, plain))]
+    y_value = rng.normal(size=(T, 2, 4))
+    got, want = functions[0](y_value), functions[1](y_value.transpose(1, 0, 2))
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[1], want[1].transpose(1, 0, 2), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-12, atol=1e-12)
