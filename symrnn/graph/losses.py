@@ -87,8 +87,8 @@ def logits_of(probs):
 
 def _leading_axes_reordered(op):
     """Whether a ``DimShuffle`` only permutes its input's axes and keeps the last one last."""
-    order = tuple(op.new_order)
-    return sorted(order, key=str) == sorted(range(len(order)), key=str) and order[-1] == len(order) - 1
+    order = tuple(op.new_order)   # a permutation has no "x" (a new axis) and drops no axis
+    return set(order) == set(range(len(order))) and order[-1] == len(order) - 1
 
 
 def _last_axis_kept(folded, shape):

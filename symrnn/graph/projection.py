@@ -73,8 +73,10 @@ def time_major_projection(x, W, b):
         picked = ids_tm.flatten()                   # one row per (t, b), time-major
         steps, batch = ids_tm.shape[0], ids_tm.shape[1]
         shape = sizes([steps, batch, W.shape[1]], ids_tm.type.shape + (W.type.shape[1],))
-        if _is_identity(table):   # b after the lookup: PyTensor's local_add_of_sparse_write
-            return W[picked].reshape(shape) + b   # rewrite fails on a static-shape table
+        if _is_identity(table):
+            # b after the lookup: added before it, PyTensor's local_add_of_sparse_write
+            # rewrite fails on a table with a static shape, such as the identity
+            return W[picked].reshape(shape) + b
         return lookup_projection(table, picked, W, b).reshape(shape)
     x_tm = x.dimshuffle(1, 0, 2)
     steps, batch, n_in = (x_tm.shape[i] for i in range(3))

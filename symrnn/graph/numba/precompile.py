@@ -7,9 +7,9 @@ biggest of it. A body's argument types are known before that typing starts
 built a Numba function, :func:`start` hands the bodies its graph uses, and that
 are not on disk yet, to a helper process (``python -m
 symrnn.graph.numba.precompile``). The helper compiles them, in the graph's
-order (but see :func:`helper_order`), into PyTensor's on-disk Numba cache. When the function's own compile
-reaches a kernel, Numba finds the body there and loads it instead of compiling
-it, if the helper got there first; if not, it compiles it itself, as without a
+order (but see :func:`helper_order`), into PyTensor's on-disk Numba cache.
+When the function's own compile reaches a kernel, Numba finds the body there
+and loads it instead of compiling it, if the helper got there first; if not, it compiles it itself, as without a
 helper: that costs time, never a result.
 
 The helper runs at a lower priority, prints nothing and writes nothing but the
@@ -41,10 +41,14 @@ from ..losses import (
 from ..recurrence import Recurrence, RecurrenceGrad
 from . import blas_dot, bodies, direct_gemm, xent
 from .blas_dot import BlasDot
-from .dispatch import enable, kernel_dtype, ids_node_dtypes
+from .dispatch import enable, ids_node_dtypes, kernel_dtype
 
 # The helpers started, kept (and reaped once done) so that none is left a zombie.
 _helpers = []
+# The ops that take integer ids (input 1, :func:`.dispatch.ids_node_dtypes`), by the kind
+# of body each runs.
+IDS_KINDS = {SparseSoftmaxXent: "xent_forward", SparseSoftmaxXentGrad: "xent_backward",
+             LookupProjection: "lookup_forward", LookupProjectionGrad: "lookup_backward"}
 
 
 def specs(fgraph):
@@ -71,14 +75,9 @@ def _spec(node):
             kind, config = "backward", [*config, op.grad_clip, op.truncate_gradient, dtype]
         else:
             kind, config = "forward", [*config, dtype]
-    elif isinstance(op, (SparseSoftmaxXent, SparseSoftmaxXentGrad)):
+    elif type(op) in IDS_KINDS:
         dtype, ids_dtype = ids_node_dtypes(node, ids_at=1)
-        kind = "xent_backward" if isinstance(op, SparseSoftmaxXentGrad) else "xent_forward"
-        config = [dtype, ids_dtype]
-    elif isinstance(op, (LookupProjection, LookupProjectionGrad)):
-        dtype, ids_dtype = ids_node_dtypes(node, ids_at=1)
-        kind = "lookup_backward" if isinstance(op, LookupProjectionGrad) else "lookup_forward"
-        config = [dtype, ids_dtype]
+        kind, config = IDS_KINDS[type(op)], [dtype, ids_dtype]
     elif isinstance(op, (SoftmaxXent, SoftmaxXentGrad)):
         dtype = kernel_dtype(node)
         kind = "onehot_backward" if isinstance(op, SoftmaxXentGrad) else "onehot_forward"
