@@ -91,6 +91,17 @@ def _leading_axes_reordered(op):
     return set(order) == set(range(len(order))) and order[-1] == len(order) - 1
 
 
+def _reordered_leading_axes(z, ids):
+    """The order of ``z``'s leading axes if a dimshuffle reordered only those (keeping the
+    last axis last) and ``ids`` has one axis fewer than ``z``; else None."""
+    node = z.owner
+    if (node is None or not isinstance(node.op, DimShuffle) or ids.ndim != z.ndim - 1
+            or not _leading_axes_reordered(node.op)):
+        return None
+    order = list(node.op.new_order[:-1])
+    return None if order == sorted(order) else order
+
+
 def _last_axis_kept(folded, shape):
     """Whether ``reshape(folded, shape)`` keeps ``folded``'s last axis as its own last axis."""
     width = folded.type.shape[-1]
@@ -127,8 +138,30 @@ def categorical_crossentropy_from_logits(z, y_onehot):
 def sparse_categorical_crossentropy_from_logits(z, ids):
     """Per-item cross-entropy with integer targets; ``ids`` has ``z``'s shape minus its last axis.
 
-    Built from :func:`sparse_softmax_crossentropy` on the rows of ``z``.
+    Built from :func:`sparse_softmax_crossentropy` on the rows of ``z``. Logits whose
+    leading axes a dimshuffle reordered (a recurrent layer's time-major ``[T, B, V]``
+    read as ``[B, T, V]``) are scored where they lie, against the targets reordered
+    the other way, and the item losses are reordered back: the targets are a small
+    integer array, while reading the logits in their new order copies all of them
+    (and their gradient, backward).
+
+    >>> import numpy as np, pytensor
+    >>> zt, ids = pt.tensor3("zt"), pt.lmatrix("ids")
+    >>> items = sparse_categorical_crossentropy_from_logits(zt.dimshuffle(1, 0, 2), ids)
+    >>> f = pytensor.function([zt, ids], items, mode="FAST_COMPILE")
+    >>> logits = np.log(np.arange(1.0, 25.0).reshape(2, 3, 4))   # [T=2, B=3, V=4]
+    >>> targets = np.array([[0, 1], [2, 3], [3, 0]])              # [B=3, T=2]
+    >>> expected = [[-np.log(np.exp(logits[t, b]) / np.exp(logits[t, b]).sum())[targets[b, t]]
+    ...              for t in range(2)] for b in range(3)]
+    >>> bool(np.allclose(f(logits, targets), expected))
+    True
     """
+    order = _reordered_leading_axes(z, ids)
+    if order is not None:
+        back = [order.index(axis) for axis in range(len(order))]   # the inverse permutation
+        items = sparse_categorical_crossentropy_from_logits(z.owner.inputs[0],
+                                                            ids.dimshuffle(*back))
+        return items.dimshuffle(*order)
     flat_z = z.reshape((-1, z.shape[-1]))
     return sparse_softmax_crossentropy(flat_z, ids.flatten()).reshape(ids.shape)
 

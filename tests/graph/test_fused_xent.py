@@ -520,3 +520,33 @@ def test_a_connected_probabilities_gradient_falls_back_for_the_onehot_op():
     ref = compile_function([zs, ys], pytensor.grad(reference, [zs, ys]), backend="py")
     for got, want in zip(fn(z, y), ref(z, y)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["py", "numba"])
+@pytest.mark.parametrize("order", [(1, 0, 2), (2, 0, 1, 3)])
+def test_logits_with_reordered_leading_axes_are_scored_where_they_lie(backend, order):
+    """A recurrent layer's time-major logits read batch-major (a dimshuffle of the leading
+    axes): the loss scores them in place against reordered targets. Items and ``dz``
+    equal those of the same logits copied into the new order, in float64."""
+    rng = np.random.default_rng(7)
+    inner_shape = (3, 4, 5, 6)[:len(order)]
+    zv = rng.normal(0, 2, inner_shape)
+    shown_shape = tuple(inner_shape[axis] for axis in order)
+    ids_v = rng.integers(0, inner_shape[-1], shown_shape[:-1]).astype("int64")
+    weights = rng.normal(size=shown_shape[:-1])
+    z, ids = pt.tensor("z", shape=(None,) * len(order)), pt.tensor("ids", dtype="int64",
+                                                                   shape=(None,) * (len(order) - 1))
+    in_place = losses.sparse_categorical_crossentropy_from_logits(z.dimshuffle(*order), ids)
+    copied = losses.sparse_categorical_crossentropy_from_logits(
+        pt.as_tensor(z.dimshuffle(*order).copy()), ids)
+    assert in_place.owner.op.new_order == order[:-1]   # the item losses, reordered back
+    outputs = [in_place, copied, *pytensor.grad((in_place * weights).sum(), [z]),
+               *pytensor.grad((copied * weights).sum(), [z])]
+    got_items, want_items, got_dz, want_dz = compile_function([z, ids], outputs,
+                                                              backend=backend)(zv, ids_v)
+    shown = zv.transpose(order)
+    log_p = shown - np.log(np.exp(shown).sum(axis=-1, keepdims=True))
+    textbook = -np.take_along_axis(log_p, ids_v[..., None], axis=-1)[..., 0]
+    np.testing.assert_allclose(got_items, textbook, rtol=1e-12)
+    np.testing.assert_allclose(got_items, want_items, rtol=1e-12)
+    np.testing.assert_allclose(got_dz, want_dz, rtol=1e-12, atol=1e-15)

@@ -192,6 +192,33 @@ def _masked(has_mask):
     return numba_njit(masked, inline="always")
 
 
+def _input_states_product(has_mask, dtype, matmul):
+    """``out[H, cols] = sum_t h_in_t^T . d_t`` over the steps ``lo <= t < T``, for a weight
+    gradient (``d_t``: step t's ``[B, cols]`` rows of ``d``, row stride ``ldd``; ``out``
+    row stride ``ldo``).
+
+    With a mask the backward loop wrote each step's ``h_in`` into ``h_ins``. Without
+    one, ``h_in`` is ``h_tm1``, which lies in ``h0`` (step 0) and then in the stacked
+    states ``hs``: the product reads them there (h0's rows, then the rest added with
+    ``beta = 1``), and the loop copies nothing (a whole ``[T, B, H]`` pass saved).
+    """
+    one, zero = dtype.type(1), dtype.type(0)
+
+    def product(lo, T, B, H, cols, h_ins, h0, hs, d, ldd, out, ldo):
+        n = B * H
+        if has_mask or T <= lo:   # (T <= lo: no step, a product over 0 rows: zeros)
+            matmul(TRANS, NOTRANS, H, cols, max(T - lo, 0) * B, one, h_ins[lo * n:], H,
+                   d[lo * B * ldd:], ldd, zero, out, ldo)
+            return
+        first, beta = max(lo, 1), zero
+        if lo == 0:
+            matmul(TRANS, NOTRANS, H, cols, B, one, h0, H, d, ldd, zero, out, ldo)
+            beta = one
+        matmul(TRANS, NOTRANS, H, cols, (T - first) * B, one, hs[(first - 1) * n:], H,
+               d[first * B * ldd:], ldd, beta, out, ldo)
+    return numba_njit(product, inline="always")
+
+
 def _into_state_grad(has_mask, clip):
     """``dh = clip(direct + mask * dh_in)``, accumulating ``dmask += h_tm1 * dh_in``.
 
@@ -284,12 +311,13 @@ def _simple_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
 
 def _simple_backward(record, act, inner, has_mask, has_step_mask, clip, first_step, dtype,
                      matmul):
-    one, zero = dtype.type(1), dtype.type(0)
+    zero = dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
     d_act = fastmath.derivative(act, dtype)
     mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
     pass_padded_rows = _pass_padded_rows(has_step_mask, dtype)
     setup, product = _recurrent_product(dtype, matmul)
+    input_states_product = _input_states_product(has_mask, dtype, matmul)
 
     def backward(xw, h0, W_h, mask, step_mask, hs, dhs):
         T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, step_mask, n_gates, has_c,
@@ -300,14 +328,15 @@ def _simple_backward(record, act, inner, has_mask, has_step_mask, clip, first_st
         h, dh_out = flat(hs), flat(dhs)
         n = B * H
         dxw = np.zeros(T * n, dtype)                # = the pre-activation gradients
-        h_ins = np.empty(T * n, dtype)              # each step's h_in, for dW
+        h_ins = np.empty(T * n if has_mask else 0, dtype)   # each step's h_in, for dW
         dh_in, dh, dmask = np.empty(n, dtype), np.zeros(n, dtype), np.zeros(m.size, dtype)
         passed = np.empty(n, dtype)   # a padded row's state gradient, whole (0 in a real row)
         lo = first_step(T)
         on, pw, pa = setup(TRANS, B, H, H, W, H)
         for t in range(T - 1, lo - 1, -1):
             h_tm1 = h[(t - 1) * n:t * n] if t > 0 else h0f
-            mask_into(h_ins[t * n:(t + 1) * n], h_tm1, m)
+            if has_mask:
+                mask_into(h_ins[t * n:(t + 1) * n], h_tm1, m)
             da_t, h_t, dh_t = dxw[t * n:(t + 1) * n], h[t * n:(t + 1) * n], dh_out[t * n:(t + 1) * n]
             for k in range(n):   # dh: what step t+1 sent back into h_t
                 da_t[k] = (dh_t[k] + dh[k]) * d_act(h_t[k])
@@ -315,8 +344,7 @@ def _simple_backward(record, act, inner, has_mask, has_step_mask, clip, first_st
             product(on, pw, pa, TRANS, B, H, H, da_t, H, W, H, zero, dh_in, H)
             into_state_grad(dh, dh_in, passed, h_tm1, m, dmask, has_step_mask)
         dW = np.empty(H * H, dtype)
-        matmul(TRANS, NOTRANS, H, H, (T - lo) * B, one, h_ins[lo * n:], H, dxw[lo * n:], H,
-               zero, dW, H)
+        input_states_product(lo, T, B, H, H, h_ins, h0f, h, dxw, H, dW, H)
         dh0 = dh if lo == 0 else np.zeros(n, dtype)
         return (dxw.reshape((T, B, H)), dh0.reshape((B, H)), dW.reshape((H, H)),
                 dmask.reshape(mask.shape), np.zeros(step_mask.shape, dtype))
@@ -380,9 +408,10 @@ def _gru_backward(record, act, inner, has_mask, has_step_mask, clip, first_step,
     one, zero = dtype.type(1), dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
     d_act, d_inner = fastmath.derivative(act, dtype), fastmath.derivative(inner, dtype)
-    mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
+    masked, into_state_grad = _masked(has_mask), _into_state_grad(has_mask, clip)
     real = _is_real(has_step_mask, dtype)
     setup, product = _recurrent_product(dtype, matmul)
+    input_states_product = _input_states_product(has_mask, dtype, matmul)
 
     def backward(xw, h0, W_h, mask, step_mask, hs, zs, rs, hhs, dhs):
         T, B, H = check_forward_inputs(xw, h0, h0, W_h, mask, step_mask, n_gates, has_c,
@@ -395,7 +424,8 @@ def _gru_backward(record, act, inner, has_mask, has_step_mask, clip, first_step,
         z_all, r_all, hh_all = flat(zs), flat(rs), flat(hhs)
         n, w = B * H, B * 3 * H
         dxw = np.zeros(T * w, dtype)
-        h_ins, rhs = np.empty(T * n, dtype), np.empty(T * n, dtype)  # for dU_zr and dU_h
+        h_ins = np.empty(T * n if has_mask else 0, dtype)   # each step's h_in, for dU_zr
+        rhs = np.empty(T * n, dtype)                         # and r * h_in, for dU_h
         d_rh, dh_in, direct = np.empty(n, dtype), np.empty(n, dtype), np.empty(n, dtype)
         dh, dmask = np.zeros(n, dtype), np.zeros(m.size, dtype)
         lo = first_step(T)
@@ -404,7 +434,7 @@ def _gru_backward(record, act, inner, has_mask, has_step_mask, clip, first_step,
         on_zr, pw_zr, pa_zr = setup(TRANS, B, H, 2 * H, W, 3 * H)
         for t in range(T - 1, lo - 1, -1):
             h_tm1 = h[(t - 1) * n:t * n] if t > 0 else h0f
-            h_in = mask_into(h_ins[t * n:(t + 1) * n], h_tm1, m)
+            h_in = masked(h_ins[t * n:(t + 1) * n], h_tm1, m)
             da_t, dh_t, rh_t = dxw[t * w:(t + 1) * w], dh_out[t * n:(t + 1) * n], rhs[t * n:(t + 1) * n]
             z_t, r_t, hh_t = z_all[t * n:(t + 1) * n], r_all[t * n:(t + 1) * n], hh_all[t * n:(t + 1) * n]
             # a padded row: no gate gradients, its whole state gradient goes "direct"
@@ -436,8 +466,7 @@ def _gru_backward(record, act, inner, has_mask, has_step_mask, clip, first_step,
             into_state_grad(dh, dh_in, direct, h_tm1, m, dmask, True)
         dW = np.empty(H * 3 * H, dtype)
         rows = (T - lo) * B
-        matmul(TRANS, NOTRANS, H, 2 * H, rows, one, h_ins[lo * n:], H, dxw[lo * w:], 3 * H,
-               zero, dW, 3 * H)
+        input_states_product(lo, T, B, H, 2 * H, h_ins, h0f, h, dxw, 3 * H, dW, 3 * H)
         matmul(TRANS, NOTRANS, H, H, rows, one, rhs[lo * n:], H, dxw[lo * w + 2 * H:], 3 * H,
                zero, dW[2 * H:], 3 * H)
         dh0 = dh if lo == 0 else np.zeros(n, dtype)
@@ -505,12 +534,13 @@ def _lstm_forward(record, act, inner, has_mask, has_step_mask, dtype, matmul):
 
 def _lstm_backward(record, act, inner, has_mask, has_step_mask, clip, first_step, dtype,
                    matmul):
-    one, zero = dtype.type(1), dtype.type(0)
+    zero = dtype.type(0)
     n_gates, has_c = record.n_gates, record.n_states == 2
     d_act, d_inner = fastmath.derivative(act, dtype), fastmath.derivative(inner, dtype)
     mask_into, into_state_grad = _mask_into(has_mask), _into_state_grad(has_mask, clip)
     real = _is_real(has_step_mask, dtype)
     setup, product = _recurrent_product(dtype, matmul)
+    input_states_product = _input_states_product(has_mask, dtype, matmul)
 
     def backward(xw, h0, c0, W_h, mask, step_mask, hs, cs, i_s, f_s, g_s, o_s, acs, dhs, dcs):
         T, B, H = check_forward_inputs(xw, h0, c0, W_h, mask, step_mask, n_gates, has_c,
@@ -524,7 +554,7 @@ def _lstm_backward(record, act, inner, has_mask, has_step_mask, clip, first_step
         g_all, o_all, ac_all = flat(g_s), flat(o_s), flat(acs)
         dh_out, dc_out = flat(dhs), flat(dcs)
         n, w = B * H, B * 4 * H
-        dxw, h_ins = np.zeros(T * w, dtype), np.empty(T * n, dtype)
+        dxw, h_ins = np.zeros(T * w, dtype), np.empty(T * n if has_mask else 0, dtype)
         dh_in, dh, dc = np.empty(n, dtype), np.zeros(n, dtype), np.zeros(n, dtype)
         dmask = np.zeros(m.size, dtype)
         passed = np.empty(n, dtype)   # a padded row's h gradient, whole (0 in a real row)
@@ -533,7 +563,8 @@ def _lstm_backward(record, act, inner, has_mask, has_step_mask, clip, first_step
         for t in range(T - 1, lo - 1, -1):
             h_tm1 = h[(t - 1) * n:t * n] if t > 0 else h0f
             c_tm1 = c_all[(t - 1) * n:t * n] if t > 0 else c0f
-            mask_into(h_ins[t * n:(t + 1) * n], h_tm1, m)
+            if has_mask:
+                mask_into(h_ins[t * n:(t + 1) * n], h_tm1, m)
             da_t, q = dxw[t * w:(t + 1) * w], t * n
             for b in range(B):
                 g4, s, p = b * 4 * H, q + b * H, b * H   # row views, as in the forward
@@ -561,8 +592,7 @@ def _lstm_backward(record, act, inner, has_mask, has_step_mask, clip, first_step
             product(on, pw, pa, TRANS, B, H, 4 * H, da_t, 4 * H, W, 4 * H, zero, dh_in, H)
             into_state_grad(dh, dh_in, passed, h_tm1, m, dmask, has_step_mask)
         dW = np.empty(H * 4 * H, dtype)
-        matmul(TRANS, NOTRANS, H, 4 * H, (T - lo) * B, one, h_ins[lo * n:], H, dxw[lo * w:], 4 * H,
-               zero, dW, 4 * H)
+        input_states_product(lo, T, B, H, 4 * H, h_ins, h0f, h, dxw, 4 * H, dW, 4 * H)
         dh0 = dh if lo == 0 else np.zeros(n, dtype)
         dc0 = dc if lo == 0 else np.zeros(n, dtype)
         return (dxw.reshape((T, B, 4 * H)), dh0.reshape((B, H)), dc0.reshape((B, H)),

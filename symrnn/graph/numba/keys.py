@@ -18,8 +18,9 @@ from pathlib import Path
 # compute or how.
 # 2: the step mask; 3: the LSTM's packed W_h; 4: every cell's packed W_h; 5: the LSTM's
 # saved gates copied element by element; 6: the bodies compiled on their own (bodies.py);
-# 7: the gated cells' per-row loops on row views (vectorised)
-IMPLEMENTATION_VERSION = 7
+# 7: the gated cells' per-row loops on row views (vectorised); 8: the weight gradients read
+# h_tm1 in hs without a mask (no h_in copies)
+IMPLEMENTATION_VERSION = 8
 # Paths from this folder: the kernels build the cell records' counts into their code.
 KERNEL_SOURCES = ("kernels.py", "bodies.py", "fastmath.py", "blas.py", "blas_dot.py",
                   "direct_gemm.py", "../cellrecords.py")
