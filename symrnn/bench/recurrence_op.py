@@ -7,16 +7,24 @@ lengths uniform in ``[T // 2, T]``, post-padded, as ``symrnn bench --masked``
 pads), of the same GEMMs done with numpy (T forward
 ``[B, H] x [H, G*H]``, T backward ``[B, G*H] x [G*H, H]``, one
 ``[H, T*B] x [T*B, G*H]``: the FLOP bound), and of ``torch.nn.RNN/GRU/LSTM``
-forward + backward when torch is installed. Set ``OPENBLAS_NUM_THREADS=1``
-(and it sets torch to one thread) to compare one core with one core. Nothing
-here is imported by the package.
+forward + backward when torch is installed. One core against one core: it
+defaults every BLAS to one thread before numpy loads (as ``symrnn bench`` and
+``symrnn train`` do; a thread count set in the environment wins) and sets torch to
+one thread. Nothing here is imported by the package.
 """
 import sys
 import time
 
+from ..runtime import limit_blas_threads
+
+limit_blas_threads()   # before numpy loads its BLAS
 import numpy as np
 
-from ..graph.numba.kernels import backward_kernel, callable_from_python, forward_kernel
+from ..graph.numba.kernels import (
+    backward_kernel,
+    callable_from_python,
+    forward_kernel,
+)
 from ..graph.recurrence import N_GATES, N_STATES
 
 GATE_ACT = {"simple": None, "gru": "hard_sigmoid", "lstm": "hard_sigmoid"}
