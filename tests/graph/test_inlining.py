@@ -70,6 +70,57 @@ def test_code_numba_cannot_inline_is_left_alone():
     assert inlined(wrapper) is wrapper
 
 
+def test_a_wrapper_of_more_than_30_parameters_is_left_alone():
+    """CPython passes more than 30 positional arguments through a built tuple, as for
+    ``*args``, which Numba's inliner refuses ("Calling a closure with *args"): the remade
+    wrapper of such a function would not compile. Up to 30, it is remade."""
+    def wrapped_of(n):
+        names = ", ".join(f"x{i}" for i in range(n))
+        namespace = {}
+        exec(f"def many({names}):\n    return x0 + x{n - 1}\n", namespace)
+        return namespace["many"]
+
+    wide = pytensor_wrapper(wrapped_of(31), "many31")
+    assert inlined(wide) is wide
+    narrow = pytensor_wrapper(wrapped_of(30), "many30")
+    assert inlined(narrow) is not narrow
+
+
+WIDE_GRAPHS = textwrap.dedent("""
+    # On fresh caches (a cached function is loaded, never inlined): a graph of 33 inputs,
+    # and a training step of two stacked LSTMs with Adam (34 inputs), on the numba backend.
+    import numpy as np
+    import pytensor, pytensor.tensor as pt
+    from symrnn.graph.backend import get_mode
+    from symrnn.graph.optimizers import Adam
+    from symrnn.layers import LSTM, Dense, Embedding, Sequential, TimeDistributed
+    xs = [pt.dvector(f"x{i}") for i in range(33)]
+    f = pytensor.function(xs, pt.add(*[x * (i + 1) for i, x in enumerate(xs)]),
+                          mode=get_mode("numba"))
+    assert np.allclose(f(*[np.full(2, float(i)) for i in range(33)]),
+                       sum(i * (i + 1) for i in range(33)))
+    model = Sequential([Embedding(10, 4, input_length=5),
+                        LSTM(8, return_sequences=True, seed=1),
+                        LSTM(8, return_sequences=True, seed=2),
+                        TimeDistributed(Dense(10, activation="softmax", seed=3))])
+    model.compile(Adam(), "sparse_categorical_crossentropy", backend="numba")
+    ids = np.random.default_rng(0).integers(0, 10, (4, 5)).astype("int32")
+    loss = model.train_on_batch(ids, ids)
+    assert np.isfinite(loss) and abs(loss - np.log(10)) < 0.1, loss
+    print("ok")
+""")
+
+
+@pytest.mark.heavy   # cold Numba compiles in a fresh process
+def test_graphs_with_more_than_30_inputs_compile_and_compute_on_numba(tmp_path):
+    """Two stacked LSTMs trained with Adam have 34 inputs: their training function failed
+    to compile once the graph's wrapper was remade (found by lesson 12)."""
+    env = isolated_caches(with_package_on_path(dict(os.environ)), str(tmp_path))
+    child = subprocess.run([sys.executable, "-c", WIDE_GRAPHS], capture_output=True,
+                           text=True, env=env, check=False)
+    assert child.returncode == 0 and child.stdout.splitlines()[-1] == "ok", child.stderr[-2000:]
+
+
 def test_the_linker_puts_pytensors_function_back_even_after_a_failure():
     original = compat.numba_ensure_cache_in_force()
     with pytest.raises(RuntimeError), compat.numba_wrappers_remade(remade):

@@ -67,6 +67,11 @@ def inlined(wrapper):
     function = compat.compile_numba_function_src(
         source, py_func.__name__, {**py_func.__globals__, "jitable_func": copy},
         cache_key=cache_key)
+    if not inlinable(function):
+        # CPython calls with more than 30 positional arguments through a built tuple
+        # (CALL_FUNCTION_EX, as for *args), which Numba's inliner refuses: a graph with
+        # many inputs (two stacked LSTMs trained with Adam have 34) keeps PyTensor's wrapper.
+        return wrapper
     return compat.numba_njit(function, cache=True)
 
 
