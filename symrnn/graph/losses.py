@@ -31,6 +31,7 @@ from pytensor.tensor.symbolic import TensorSymbolicOp
 from ..compat import infer_shape_args
 from ..errors import ConfigError
 from . import expansion
+from .shapes import leading_axes_order
 
 EPSILON = 1e-7  # Keras' clip for probabilities that do not come from a softmax
 
@@ -78,28 +79,20 @@ def logits_of(probs):
         z = logits_of(folded)
         if z is not None and _last_axis_kept(folded, shape):
             return z.reshape(shape, ndim=probs.ndim)
-    if node is not None and isinstance(node.op, DimShuffle) and _leading_axes_reordered(node.op):
+    if leading_axes_order(probs) is not None:
         z = logits_of(node.inputs[0])
         if z is not None:
             return z.dimshuffle(*node.op.new_order)
     return None
 
 
-def _leading_axes_reordered(op):
-    """Whether a ``DimShuffle`` only permutes its input's axes and keeps the last one last."""
-    order = tuple(op.new_order)   # a permutation has no "x" (a new axis) and drops no axis
-    return set(order) == set(range(len(order))) and order[-1] == len(order) - 1
-
-
 def _reordered_leading_axes(z, ids):
-    """The order of ``z``'s leading axes if a dimshuffle reordered only those (keeping the
-    last axis last) and ``ids`` has one axis fewer than ``z``; else None."""
-    node = z.owner
-    if (node is None or not isinstance(node.op, DimShuffle) or ids.ndim != z.ndim - 1
-            or not _leading_axes_reordered(node.op)):
+    """The order of ``z``'s leading axes if a dimshuffle reordered only those (not the
+    identity) and ``ids`` has one axis fewer than ``z``; else None."""
+    order = leading_axes_order(z)
+    if order is None or ids.ndim != z.ndim - 1 or order == tuple(sorted(order)):
         return None
-    order = list(node.op.new_order[:-1])
-    return None if order == sorted(order) else order
+    return list(order)
 
 
 def _last_axis_kept(folded, shape):
